@@ -1,0 +1,163 @@
+"""Solver options, one dataclass, each field documented where it is defined.
+
+Knows: names, defaults, ranges and meanings of every option, and how to validate them.
+Must not know: how any option is used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from .errors import OptionsError
+
+__all__ = ["Options", "make_options"]
+
+
+@dataclass
+class Options:
+    tol: float = 1e-4
+    """Relative KKT tolerance (primal residual, dual residual and gap; L2, shared/BENCH.md).
+    Range (0, 1). 1e-4 is PDLP's standard, 1e-8 the high-accuracy setting."""
+
+    time_limit: float = math.inf
+    """Wall-clock limit in seconds for the whole solve. Range (0, inf]."""
+
+    iteration_limit: int = 2**62
+    """Limit on PDHG iterations. Checked every `check_every` iterations, so it can be exceeded by
+    less than one window. Range >= 1."""
+
+    device: str = "auto"
+    """"cpu" (NumPy + Numba), "gpu" (CuPy; errors if unavailable) or "auto" (GPU when CuPy and a
+    CUDA device are present, else CPU, and the log says why)."""
+
+    verbose: bool = False
+    """Attach a handler to the "gpulp" logger and print the iteration table."""
+
+    check_every: int = 0
+    """K, the window length: iterations between host synchronisations (termination, restart and
+    primal-weight decisions). 0 picks the device default (64 on CPU, 128 on GPU). Range >= 0."""
+
+    ruiz_iterations: int = 10
+    """Passes of Ruiz (L-infinity) equilibration. Range 0..100."""
+
+    pock_chambolle_alpha: float = 1.0
+    """Exponent of the Pock-Chambolle rescaling after Ruiz; a negative value disables it. Range
+    [0, 2] or < 0 (off)."""
+
+    bound_objective_rescaling: bool = True
+    """Scale bounds by 1/(1+||b||) and the objective by 1/(1+||c||) after the diagonal scaling."""
+
+    step_size: str = "constant"
+    """"constant": eta = step_safety / ||A||_2 from power iteration (cuPDLPx). "adaptive": PDLP's
+    adaptive rule (accept a step when eta <= ||dz||^2_omega / (2 |dy' A dx|)); slower per
+    iteration, and never graph-captured."""
+
+    step_safety: float = 0.998
+    """Safety factor on 1/||A||_2 for the constant step. Range (0, 1)."""
+
+    reflection: float = 1.0
+    """Reflection coefficient gamma of the Halpern update: 1 is full reflection (r2HPDHG), 0.5 plain
+    Halpern PDHG. Range (0, 1]."""
+
+    restart_sufficient: float = 0.2
+    """Restart when the fixed-point residual falls below this fraction of its value at the anchor.
+    Range (0, 1)."""
+
+    restart_necessary: float = 0.5
+    """...or below this fraction while rising since the last check. Range (0, 1)."""
+
+    restart_artificial: float = 0.36
+    """...or when the epoch is this fraction of all iterations so far. Range (0, 1)."""
+
+    pid_kp: float = 0.99
+    """Proportional gain of the primal-weight PID controller (on log primal weight). Range >= 0."""
+
+    pid_ki: float = 0.01
+    """Integral gain. Range >= 0."""
+
+    pid_kd: float = 0.0
+    """Derivative gain. Range >= 0."""
+
+    pid_discount: float = 0.3
+    """Discount of the integral term per restart. Range [0, 1]."""
+
+    infeasibility_tol: float = 1e-8
+    """Relative violation below which a ray found from iterate differences is offered as a
+    certificate (each is then checked on the original problem). Range (0, 1)."""
+
+    certificate_tol: float = 1e-6
+    """Relative violation allowed when an infeasibility certificate is verified on the original
+    problem. Range (0, 1)."""
+
+    power_iterations: int = 1000
+    """Most power-iteration steps for ||A||_2. Range >= 1."""
+
+    power_tol: float = 1e-7
+    """Relative change at which the power iteration stops. Range (0, 1)."""
+
+    threads: int = 0
+    """CPU threads for the Numba kernels; 0 leaves Numba's default. Range >= 0."""
+
+    seed: int = 0
+    """Seed of the power iteration's start vector."""
+
+
+_CHOICES = {"device": ("auto", "cpu", "gpu"), "step_size": ("constant", "adaptive")}
+
+_RANGES = {
+    "tol": (0.0, 1.0, False, False),
+    "time_limit": (0.0, math.inf, False, True),
+    "step_safety": (0.0, 1.0, False, False),
+    "reflection": (0.0, 1.0, False, True),
+    "restart_sufficient": (0.0, 1.0, False, False),
+    "restart_necessary": (0.0, 1.0, False, False),
+    "restart_artificial": (0.0, 1.0, False, False),
+    "pid_discount": (0.0, 1.0, True, True),
+    "infeasibility_tol": (0.0, 1.0, False, False),
+    "certificate_tol": (0.0, 1.0, False, False),
+    "power_tol": (0.0, 1.0, False, False),
+}
+
+_MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,
+            "threads": 0}
+
+
+def _check(opts: Options):
+    for name, (lo, hi, lo_in, hi_in) in _RANGES.items():
+        v = getattr(opts, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v):
+            raise OptionsError(f"option {name!r} must be a number, got {v!r}")
+        ok_lo = v >= lo if lo_in else v > lo
+        ok_hi = v <= hi if hi_in else v < hi
+        if not (ok_lo and ok_hi):
+            raise OptionsError(f"option {name!r} = {v!r} is out of range "
+                               f"{'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}")
+    for name, lo in _MIN_INT.items():
+        v = getattr(opts, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise OptionsError(f"option {name!r} must be an integer >= {lo}, got {v!r}")
+    if opts.ruiz_iterations > 100:
+        raise OptionsError(f"option 'ruiz_iterations' = {opts.ruiz_iterations} is out of range 0..100")
+    if opts.pock_chambolle_alpha > 2:
+        raise OptionsError("option 'pock_chambolle_alpha' must be <= 2 (or negative to disable)")
+    for name in ("pid_kp", "pid_ki", "pid_kd"):
+        v = getattr(opts, name)
+        if not isinstance(v, (int, float)) or v < 0:
+            raise OptionsError(f"option {name!r} must be >= 0, got {v!r}")
+    for name, choices in _CHOICES.items():
+        if getattr(opts, name) not in choices:
+            raise OptionsError(f"option {name!r} must be one of {choices}, got {getattr(opts, name)!r}")
+
+
+def make_options(**kwargs) -> Options:
+    """Options from keyword arguments; None means the default. Unknown names raise OptionsError."""
+    known = {f.name for f in fields(Options)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise OptionsError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    opts = Options(**{k: v for k, v in kwargs.items() if v is not None})
+    if isinstance(opts.iteration_limit, float) and opts.iteration_limit.is_integer():
+        opts.iteration_limit = int(opts.iteration_limit)
+    _check(opts)
+    return opts

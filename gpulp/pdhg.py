@@ -1,0 +1,350 @@
+"""Reflected restarted Halpern PDHG (r2HPDHG) on the WORKING problem.
+
+Working problem (scaled, minimisation):  min c'x  s.t.  rl <= A x <= ru,  cl <= x <= cu.
+
+Glossary (the paper's letters):
+    z = (x, y)       current iterate;  z0 = (x0, y0) the Halpern anchor of the epoch
+    T(z) = (xhat, yhat)  one PDHG step:  xhat = proj_X(x - tau (c - A'y)),
+                     yhat = v - sigma proj_[-ru,-rl](v / sigma),  v = y - sigma A (2 xhat - x)
+    xbar = 2 xhat - x   the reflected primal point (also PDHG's extrapolation)
+    Halpern update:  z <- w (gamma (2 T(z) - z) + (1 - gamma) z) + (1 - w) z0,  w = (k+1)/(k+2)
+    eta = step size, omega = primal weight, tau = eta/omega, sigma = eta*omega
+    r(z) = ||z - T(z)||_P,  P = [[omega/eta I, A'], [A, 1/(eta omega) I]]
+
+A window is K iterations launched without looking at the host: K-1 full iterations and one
+T-evaluation whose Halpern update is deferred until the host has decided whether to restart.
+Then one synchronisation returns IterationStats (unscaled KKT measures, r, displacements,
+infeasibility-ray candidates).
+
+Knows: the backend contract, the working problem, restart and primal-weight policy calls.
+Must not know: the original problem (sense, presolve, names) or whether arrays live on a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backend import GAMMA, K0, NSCAL, SIGMA, TAU
+from .restart import pid_init, pid_update, restart_reason
+from .termination import IterationStats, converged, infeasibility_candidate
+
+__all__ = ["WorkingProblem", "Engine", "EngineEvent"]
+
+
+@dataclass
+class WorkingProblem:
+    """Host data of the scaled LP plus what the statistics need to report unscaled measures."""
+    A: object                 # scipy CSR (scaled)
+    c: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_unscale: np.ndarray   # multiplies a scaled row residual into original units
+    col_unscale: np.ndarray   # multiplies a scaled dual residual into original units
+    x_unscale: np.ndarray     # multiplies a scaled primal vector into original units
+    obj_unscale: float        # multiplies a scaled objective into original units
+    objective_constant: float
+    b_norm: float             # ||b||_2 of the original finite row bounds
+    c_norm: float             # ||c||_2 of the original objective
+
+
+class _Device:
+    """The working problem uploaded: A and A' in CSR, bounds, and derived masks."""
+
+    def __init__(self, be, wp: WorkingProblem):
+        xp = be.xp
+        self.A = be.matrix(wp.A)
+        self.AT = be.matrix(wp.A.T.tocsr())
+        self.c = be.asarray(wp.c)
+        self.rl, self.ru = be.asarray(wp.row_lower), be.asarray(wp.row_upper)
+        self.cl, self.cu = be.asarray(wp.col_lower), be.asarray(wp.col_upper)
+        fin = np.isfinite
+        self.rl0 = be.asarray(np.where(fin(wp.row_lower), wp.row_lower, 0.0))
+        self.ru0 = be.asarray(np.where(fin(wp.row_upper), wp.row_upper, 0.0))
+        self.cl0 = be.asarray(np.where(fin(wp.col_lower), wp.col_lower, 0.0))
+        self.cu0 = be.asarray(np.where(fin(wp.col_upper), wp.col_upper, 0.0))
+        self.rl_fin = be.asarray(fin(wp.row_lower).astype(np.float64))
+        self.ru_fin = be.asarray(fin(wp.row_upper).astype(np.float64))
+        self.cl_fin = be.asarray(fin(wp.col_lower).astype(np.float64))
+        self.cu_fin = be.asarray(fin(wp.col_upper).astype(np.float64))
+        # recession cones of the row and column sets, as bounds
+        self.rcone_lo = be.asarray(np.where(fin(wp.row_lower), 0.0, -np.inf))
+        self.rcone_hi = be.asarray(np.where(fin(wp.row_upper), 0.0, np.inf))
+        self.ccone_lo = be.asarray(np.where(fin(wp.col_lower), 0.0, -np.inf))
+        self.ccone_hi = be.asarray(np.where(fin(wp.col_upper), 0.0, np.inf))
+        self.row_unscale = be.asarray(wp.row_unscale)
+        self.col_unscale = be.asarray(wp.col_unscale)
+        self.x_unscale = be.asarray(wp.x_unscale)
+        self.xp = xp
+
+
+class _State:
+    def __init__(self, be, m, n, x0=None, y0=None):
+        z = be.zeros
+        self.x = be.asarray(x0) if x0 is not None else z(n)
+        self.y = be.asarray(y0) if y0 is not None else z(m)
+        self.x0, self.y0 = self.x.copy(), self.y.copy()
+        self.xhat, self.xbar, self.aty, self.atyhat = z(n), z(n), z(n), z(n)
+        self.yhat, self.axbar, self.axhat = z(m), z(m), z(m)
+        self.ax0, self.aty0 = z(m), z(n)    # A x0 and A'y0, refreshed at each restart
+        self.scal = z(NSCAL)
+
+
+@dataclass
+class EngineEvent:
+    """Why Engine.run returned: 'converged', 'primal_infeasible' / 'dual_infeasible' (candidate
+    rays, unverified), 'time_limit', 'iteration_limit' or 'numerical_error'."""
+    kind: str
+    stats: IterationStats
+
+
+def power_norm(be, dev, iters, tol, seed):
+    """||A||_2 estimated by power iteration on A'A (a lower estimate)."""
+    m, n = dev.A.shape
+    if m == 0 or n == 0 or dev.A.nnz == 0:
+        return 0.0
+    xp = be.xp
+    v = be.asarray(np.random.default_rng(seed).standard_normal(n))
+    v /= xp.linalg.norm(v)
+    av, w = be.zeros(m), be.zeros(n)
+    lam = 0.0
+    for _ in range(iters):
+        be.spmv(dev.A, v, av)
+        be.spmv(dev.AT, av, w)
+        new = float(xp.linalg.norm(w))
+        if new == 0.0:
+            return 0.0
+        v = w / new
+        if abs(new - lam) <= tol * new:
+            lam = new
+            break
+        lam = new
+    return math.sqrt(lam)
+
+
+def _norm_upper_bound(A):
+    """sqrt(||A||_1 ||A||_inf) >= ||A||_2."""
+    if A.nnz == 0:
+        return 0.0
+    absA = abs(A)
+    return math.sqrt(float(absA.sum(axis=0).max()) * float(absA.sum(axis=1).max()))
+
+
+class Engine:
+    """Runs r2HPDHG windows on a backend until an event; resumable (call run again)."""
+
+    def __init__(self, be, wp: WorkingProblem, opts, log=None, x_start=None, y_start=None):
+        self.be, self.wp, self.opts, self.log = be, wp, opts, log
+        t = time.perf_counter()
+        be.warmup()
+        self.compile_time = time.perf_counter() - t
+        t = time.perf_counter()
+        self.dev = _Device(be, wp)
+        m, n = wp.A.shape
+        self.st = _State(be, m, n, x_start, y_start)
+        be.spmv(self.dev.A, self.st.x0, self.st.ax0)
+        be.spmv(self.dev.AT, self.st.y0, self.st.aty0)
+        be.synchronize()
+        self.upload_time = time.perf_counter() - t
+        t = time.perf_counter()
+        est = power_norm(be, self.dev, opts.power_iterations, opts.power_tol, opts.seed)
+        # Power iteration converges from below, slowly when the top singular values cluster; a
+        # step above 1/||A|| makes PDHG diverge. Pad the estimate by 1% (resolved gaps are larger
+        # after `power_iterations` steps) and cap it by the bound sqrt(||A||_1 ||A||_inf).
+        norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
+        self.norm_a = norm_a
+        self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
+        if opts.bound_objective_rescaling:
+            weight = 1.0
+        else:
+            weight = (1.0 + wp.c_norm) / (1.0 + wp.b_norm)
+        self.pid = pid_init(weight)
+        self.K = opts.check_every or (64 if be.name == "cpu" else 128)
+        self.iterations = 0
+        self.restarts = 0
+        self.epoch_start = 0
+        self.r_anchor = math.nan
+        self.r_prev = math.inf
+        self._set_scalars(k0=0.0)
+        self._window = be.capture(self._run_window)
+        be.synchronize()
+        self.setup_time = time.perf_counter() - t
+        self.last_stats = None
+        self._pending = None
+
+    @property
+    def weight(self):
+        return math.exp(self.pid.log_weight)
+
+    def _set_scalars(self, k0):
+        w = self.weight
+        self.k0 = k0
+        self.be.set_scalars(self.st.scal, [self.eta / w, self.eta * w, k0, self.opts.reflection])
+
+    # -------------------------------------------------------------------------------- window
+    def _run_window(self):
+        be, d, s = self.be, self.dev, self.st
+        last = self.K - 1
+        for i in range(self.K):
+            be.spmv(d.AT, s.y, s.aty)
+            be.primal_step(i, i != last, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
+            be.spmv(d.A, s.xbar, s.axbar)
+            be.dual_step(i, i != last, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
+
+    def _farkas_terms(self, ray, at_ray):
+        """(value, violation) of a Farkas-ray candidate `ray` with A'ray = `at_ray`; the
+        violation is in original units and ignores sign errors in `ray` (the check on the original
+        problem sees those)."""
+        xp, d = self.be.xp, self.dev
+        ray_c = xp.maximum(ray, 0.0) * d.rl_fin + xp.minimum(ray, 0.0) * d.ru_fin
+        zr = -at_ray
+        zr = xp.maximum(zr, 0.0) * d.cl_fin + xp.minimum(zr, 0.0) * d.cu_fin
+        value = (xp.maximum(ray_c, 0.0) @ d.rl0 + xp.minimum(ray_c, 0.0) @ d.ru0
+                 + xp.maximum(zr, 0.0) @ d.cl0 + xp.minimum(zr, 0.0) @ d.cu0)
+        return value, xp.linalg.norm((at_ray + zr) * d.col_unscale)
+
+    def _primal_ray_terms(self, ray, a_ray):
+        """(value, violation) of a primal-ray candidate `ray` with A ray = `a_ray`."""
+        xp, d = self.be.xp, self.dev
+        return (-(d.c @ ray),
+                xp.linalg.norm((a_ray - xp.clip(a_ray, d.rcone_lo, d.rcone_hi)) * d.row_unscale)
+                + xp.linalg.norm((ray - xp.clip(ray, d.ccone_lo, d.ccone_hi)) * d.x_unscale))
+
+    def _ray_candidates(self):
+        """Candidate rays, each as (kind, vector, its image): the last step T(z) - z, the PDHG
+        iterate itself (iterates grow along the ray of an infeasible problem) and the epoch's
+        displacement from the anchor."""
+        s = self.st
+        return [("dual", s.yhat - s.y, s.atyhat - s.aty), ("dual", s.yhat, s.atyhat),
+                ("dual", s.yhat - s.y0, s.atyhat - s.aty0),
+                ("primal", s.xhat - s.x, s.axbar - s.axhat), ("primal", s.xhat, s.axhat),
+                ("primal", s.xhat - s.x0, s.axhat - s.ax0)]
+
+    def _stats(self, elapsed) -> IterationStats:
+        be, d, s, wp = self.be, self.dev, self.st, self.wp
+        xp = be.xp
+        be.spmv(d.A, s.xhat, s.axhat)
+        be.spmv(d.AT, s.yhat, s.atyhat)
+        nrm = xp.linalg.norm
+        rr = s.axhat - xp.clip(s.axhat, d.rl, d.ru)
+        g = d.c - s.atyhat
+        zr = xp.maximum(g, 0.0) * d.cl_fin + xp.minimum(g, 0.0) * d.cu_fin
+        dx = s.xhat - s.x
+        dy = s.yhat - s.y
+        adx = s.axbar - s.axhat
+        vals = [
+            nrm(rr * d.row_unscale),                                       # 0 primal abs
+            nrm((g - zr) * d.col_unscale),                                 # 1 dual abs
+            d.c @ s.xhat,                                                  # 2 pobj (scaled)
+            xp.maximum(s.yhat, 0.0) @ d.rl0 + xp.minimum(s.yhat, 0.0) @ d.ru0
+            + xp.maximum(zr, 0.0) @ d.cl0 + xp.minimum(zr, 0.0) @ d.cu0,  # 3 dobj (scaled)
+            dx @ dx, dy @ dy, dy @ adx,                                    # 4, 5, 6
+            nrm(s.xhat - s.x0), nrm(s.yhat - s.y0),                        # 7, 8
+        ]
+        cands = self._ray_candidates()
+        for kind, ray, image in cands:
+            vals.extend(self._farkas_terms(ray, image) if kind == "dual"
+                        else self._primal_ray_terms(ray, image))
+        v = [float(t) for t in vals]
+        best = {"dual": (math.inf, -1), "primal": (math.inf, -1)}
+        for j, (kind, _, _) in enumerate(cands):
+            value, viol = v[9 + 2 * j], v[10 + 2 * j]
+            value *= wp.obj_unscale
+            rel = viol / value if value > 0 and math.isfinite(value) else math.inf
+            if rel < best[kind][0]:
+                best[kind] = (rel, j)
+        self._best_ray = {k: j for k, (_, j) in best.items()}
+        w, eta = self.weight, self.eta
+        r2 = (w / eta) * v[4] + v[5] / (eta * w) + 2.0 * v[6]
+        k = wp.objective_constant
+        pobj = v[2] * wp.obj_unscale + k
+        dobj = v[3] * wp.obj_unscale + k
+        return IterationStats(
+            iteration=self.iterations, time=elapsed,
+            primal_residual=v[0] / (1.0 + wp.b_norm), dual_residual=v[1] / (1.0 + wp.c_norm),
+            gap=abs(pobj - dobj) / (1.0 + abs(pobj) + abs(dobj)),
+            primal_objective=pobj, dual_objective=dobj,
+            fixed_point_residual=math.sqrt(max(r2, 0.0)), dx_anchor=v[7], dy_anchor=v[8],
+            primal_ray_violation=best["primal"][0], dual_ray_violation=best["dual"][0],
+            step=eta, primal_weight=w, restarts=self.restarts)
+
+    # -------------------------------------------------------------------------------- restart
+    def _restart(self, stats):
+        o, s = self.opts, self.st
+        self.pid = pid_update(self.pid, stats.dx_anchor, stats.dy_anchor, stats.primal_residual,
+                              stats.dual_residual, o.pid_kp, o.pid_ki, o.pid_kd, o.pid_discount)
+        for dst in (s.x0, s.x):
+            dst[...] = s.xhat
+        for dst in (s.y0, s.y):
+            dst[...] = s.yhat
+        s.ax0[...] = s.axhat
+        s.aty0[...] = s.atyhat
+        self._set_scalars(0.0)
+        self.restarts += 1
+        self.epoch_start = self.iterations
+        self.r_anchor = stats.fixed_point_residual
+        self.r_prev = stats.fixed_point_residual
+
+    def _continue(self, stats):
+        s = self.st
+        self.be.halpern(self.K - 1, s.scal, s.x, s.xhat, s.x0)
+        self.be.halpern(self.K - 1, s.scal, s.y, s.yhat, s.y0)
+        self._set_scalars(self.k0 + self.K)
+        self.r_prev = stats.fixed_point_residual
+
+    def _decide(self, stats):
+        o = self.opts
+        reason = restart_reason(stats.fixed_point_residual, self.r_anchor, self.r_prev,
+                                self.iterations - self.epoch_start, self.iterations,
+                                o.restart_sufficient, o.restart_necessary, o.restart_artificial)
+        if reason:
+            self._restart(stats)
+        else:
+            self._continue(stats)
+
+    # -------------------------------------------------------------------------------- loop
+    def run(self, tol, infeasibility_tol, deadline, on_stats=None) -> EngineEvent:
+        """Iterate until converged at `tol`, a ray candidate within `infeasibility_tol`, the
+        deadline (time.perf_counter() value) or the iteration limit."""
+        o = self.opts
+        t0 = time.perf_counter()
+        if self._pending is not None:
+            self._decide(self._pending)
+            self._pending = None
+        while True:
+            self._window()
+            self.iterations += self.K
+            stats = self._stats(time.perf_counter() - t0)
+            self.last_stats = stats
+            if on_stats is not None:
+                on_stats(stats)
+            if not stats.finite():
+                return EngineEvent("numerical_error", stats)
+            if converged(stats, tol):
+                self._pending = stats
+                return EngineEvent("converged", stats)
+            cand = infeasibility_candidate(stats, infeasibility_tol)
+            if cand is not None:
+                self._pending = stats
+                return EngineEvent(cand, stats)
+            self._decide(stats)
+            if self.iterations >= o.iteration_limit:
+                return EngineEvent("iteration_limit", stats)
+            if time.perf_counter() >= deadline:
+                return EngineEvent("time_limit", stats)
+
+    # -------------------------------------------------------------------------------- output
+    def solution(self):
+        """(xhat, yhat) of the last window on the host, working-problem units."""
+        return self.be.to_host(self.st.xhat), self.be.to_host(self.st.yhat)
+
+    def ray(self, kind):
+        """The best candidate ray of the last window ('primal' or 'dual') on the host, in
+        working-problem units."""
+        j = self._best_ray[kind]
+        return self.be.to_host(self._ray_candidates()[j][1])

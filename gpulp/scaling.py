@@ -1,0 +1,101 @@
+"""Diagonal preconditioning of the working problem: Ruiz, Pock-Chambolle, bound/objective scaling.
+
+Glossary: D1 (row factors), D2 (column factors), theta_b (bound scale), theta_c (objective scale).
+    A~ = D1 A D2,  c~ = theta_c D2 c,  row bounds~ = theta_b D1 (l_r, u_r),
+    column bounds~ = theta_b D2^-1 (l_c, u_c)
+and back:  x = D2 x~ / theta_b,  y = D1 y~ / theta_c,  z = D2^-1 z~ / theta_c.
+
+Knows: host arrays (NumPy, scipy CSR) of an LP in two-sided form.
+Must not know: devices, the iteration, presolve, or the original problem's sense.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Scaling", "compute_scaling", "finite_norm"]
+
+
+@dataclass
+class Scaling:
+    D1: np.ndarray
+    D2: np.ndarray
+    theta_b: float
+    theta_c: float
+
+    def unscale_x(self, x):
+        return self.D2 * x / self.theta_b
+
+    def unscale_y(self, y):
+        return self.D1 * y / self.theta_c
+
+    def unscale_z(self, z):
+        return z / (self.D2 * self.theta_c)
+
+
+def finite_norm(lo, hi) -> float:
+    """||b||_2 over the finite entries of two bound vectors, an equality counted once."""
+    eq = lo == hi
+    return float(np.sqrt(np.sum(np.square(lo[np.isfinite(lo)]))
+                         + np.sum(np.square(hi[np.isfinite(hi) & ~eq]))))
+
+
+def _max_reduce(absdata, indptr, colperm, colptr):
+    """Row and column maxima of |A| (0 for empty rows and columns)."""
+    m, n = indptr.size - 1, colptr.size - 1
+    rmax, cmax = np.zeros(m), np.zeros(n)
+    if absdata.size:
+        rows = np.flatnonzero(np.diff(indptr) > 0)
+        rmax[rows] = np.maximum.reduceat(absdata, indptr[rows])
+        cols = np.flatnonzero(np.diff(colptr) > 0)
+        cmax[cols] = np.maximum.reduceat(absdata[colperm], colptr[cols])
+    return rmax, cmax
+
+
+def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=10,
+                    pock_chambolle_alpha=1.0, bound_objective_rescaling=True):
+    """Return (Scaling, A~ as CSR, c~, row_lower~, row_upper~) for the given LP data.
+    Column bounds are scaled by the caller with `D2` and `theta_b` (see module docstring)."""
+    m, n = A.shape
+    data = np.abs(A.data).astype(np.float64)
+    indices = A.indices
+    row_of = np.repeat(np.arange(m, dtype=np.int64), np.diff(A.indptr))
+    colperm = np.argsort(indices, kind="stable")
+    colptr = np.searchsorted(indices[colperm], np.arange(n + 1))
+    D1 = np.ones(m)
+    D2 = np.ones(n)
+
+    def apply(d1, d2):
+        nonlocal data
+        D1[:] *= d1
+        D2[:] *= d2
+        data = data * d1[row_of] * d2[indices]
+
+    def inv_sqrt(v):
+        out = np.ones_like(v)
+        pos = v > 0
+        out[pos] = 1.0 / np.sqrt(v[pos])
+        return out
+
+    for _ in range(ruiz_iterations):
+        rmax, cmax = _max_reduce(data, A.indptr, colperm, colptr)
+        apply(inv_sqrt(rmax), inv_sqrt(cmax))
+    if pock_chambolle_alpha is not None and pock_chambolle_alpha >= 0:
+        a = float(pock_chambolle_alpha)
+        rs = np.bincount(row_of, weights=data ** a, minlength=m)
+        cs = np.bincount(indices, weights=data ** (2.0 - a), minlength=n)
+        apply(inv_sqrt(rs), inv_sqrt(cs))
+
+    As = sp.csr_matrix((A.data * D1[row_of] * D2[indices], indices.copy(), A.indptr.copy()),
+                       shape=A.shape)
+    cs_ = D2 * np.asarray(c, dtype=np.float64)
+    rl = D1 * row_lower
+    ru = D1 * row_upper
+    theta_b = theta_c = 1.0
+    if bound_objective_rescaling:
+        theta_b = 1.0 / (1.0 + finite_norm(rl, ru))
+        theta_c = 1.0 / (1.0 + float(np.linalg.norm(cs_)))
+    return (Scaling(D1, D2, theta_b, theta_c), As, theta_c * cs_, theta_b * rl, theta_b * ru)

@@ -1,0 +1,223 @@
+"""The original-problem layer: read, scale, upload, iterate, unscale, verify, answer.
+
+Knows: the ORIGINAL problem (sense, constant, bounds as given), the min-form conversion
+(c -> s c with s = -1 for a maximisation, duals flipped back on the way out), scaling, the
+choice of backend, and the independent verification that gates every status.
+Must not know: kernels or how the iteration is run on a device.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from .errors import GpulpError
+from .log import IterationTable, Timers, logger, verbose_handler
+from .options import make_options
+from .problem import Problem
+from .result import Result, Status
+from .scaling import compute_scaling, finite_norm
+from .verify import dual_infeasibility_check, kkt_check, primal_infeasibility_check
+
+__all__ = ["solve"]
+
+
+def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, device="auto",
+          verbose=False, **options) -> Result:
+    """Solve an LP given as a Problem or a path (.mps, .mps.gz, .qps, .qps.gz).
+
+    Returns a Result whose status is "optimal" only when an independent float64 KKT check on the
+    original problem passes at `tol`, and "primal_infeasible" / "dual_infeasible" only with a
+    checked certificate. Other options: see gpulp.options.Options.
+    """
+    timers = Timers()
+    opts = make_options(tol=tol, time_limit=time_limit, iteration_limit=iteration_limit,
+                        device=device, verbose=verbose, **options)
+    with verbose_handler(opts.verbose):
+        if isinstance(problem_or_path, (str, os.PathLike)):
+            from .mps import read_mps
+            with timers.phase("read"):
+                problem = read_mps(problem_or_path)
+        elif isinstance(problem_or_path, Problem):
+            problem = problem_or_path
+        else:
+            raise TypeError("solve() takes a gpulp.Problem or a path to an MPS/QPS file, "
+                            f"not {type(problem_or_path).__name__}")
+        t0 = time.perf_counter()
+        result = _solve(problem, opts, timers, t0)
+        result.solve_time = time.perf_counter() - t0
+        result.timers = dict(timers)
+        if opts.verbose:
+            logger.info(f"status {result.status}  objective {result.objective:.10g}  "
+                        f"iterations {result.iterations}  time {result.solve_time:.3f}s  "
+                        f"verified {result.verified}")
+            logger.info("phases: " + timers.summary())
+        return result
+
+
+def _clip_sign(v, lo, hi):
+    v = np.where(np.isfinite(lo), v, np.minimum(v, 0.0))
+    return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
+
+
+def _solve(problem: Problem, opts, timers, t0) -> Result:
+    if problem.is_qp:
+        raise GpulpError("quadratic objectives are not supported by this version of gpulp "
+                         "(convex QP support is planned); the file has a Q matrix")
+    s = -1.0 if problem.sense == "max" else 1.0
+    c = s * problem.c
+    logger.info(f"gpulp: {problem.name or 'problem'}: {problem.num_rows} rows, "
+                f"{problem.num_cols} columns, {problem.nnz} nonzeros, sense {problem.sense}")
+    if problem.nnz == 0:
+        return _solve_separable(problem, c, s, opts)
+
+    with timers.phase("scale"):
+        sc, As, cs, rls, rus = compute_scaling(problem.A, c, problem.row_lower, problem.row_upper,
+                                               opts.ruiz_iterations, opts.pock_chambolle_alpha,
+                                               opts.bound_objective_rescaling)
+        cls = sc.theta_b * problem.col_lower / sc.D2
+        cus = sc.theta_b * problem.col_upper / sc.D2
+        from .pdhg import WorkingProblem
+        wp = WorkingProblem(As, cs, rls, rus, cls, cus,
+                            row_unscale=1.0 / (sc.theta_b * sc.D1),
+                            col_unscale=1.0 / (sc.theta_c * sc.D2),
+                            x_unscale=sc.D2 / sc.theta_b,
+                            obj_unscale=1.0 / (sc.theta_b * sc.theta_c),
+                            objective_constant=s * problem.objective_constant,
+                            b_norm=finite_norm(problem.row_lower, problem.row_upper),
+                            c_norm=float(np.linalg.norm(c)))
+
+    from .backend import get_backend
+    from .pdhg import Engine
+    be, note = get_backend(opts.device, opts.threads)
+    if note:
+        logger.info(note)
+    engine = Engine(be, wp, opts)
+    timers["compile"] = timers.get("compile", 0.0) + engine.compile_time
+    timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
+    timers["setup"] = timers.get("setup", 0.0) + engine.setup_time
+    logger.info(f"device {be.description}; ||A||_2 = {engine.norm_a:.4g}, step {engine.eta:.4g}, "
+                f"window K = {engine.K}")
+
+    deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
+    table = IterationTable()
+    tol_loop = opts.tol
+    inf_tol = opts.infeasibility_tol
+
+    def unscale_primal_dual():
+        xs, ys = engine.solution()
+        x = sc.unscale_x(xs)
+        y = sc.unscale_y(ys)
+        z = _clip_sign(c - problem.A.T @ y, problem.col_lower, problem.col_upper)
+        return x, s * y, s * z
+
+    def finish(status, x, y, z, verified_report=None, certificate=None, message=""):
+        table.close()
+        rep = verified_report or kkt_check(problem, x, y, z, opts.tol)
+        return Result(status=status,
+                      objective=rep.primal_objective if status == Status.OPTIMAL or x is not None
+                      and status not in (Status.PRIMAL_INFEASIBLE, Status.DUAL_INFEASIBLE)
+                      else float("nan"),
+                      dual_objective=rep.dual_objective, x=x, y=y, z=z,
+                      iterations=engine.iterations, primal_residual=rep.primal_residual,
+                      dual_residual=rep.dual_residual, gap=rep.gap,
+                      verified=status == Status.OPTIMAL and rep.ok or certificate is not None,
+                      restarts=engine.restarts, device=be.name, message=message,
+                      certificate=certificate)
+
+    while True:
+        with timers.phase("iterate"):
+            ev = engine.run(tol_loop, inf_tol, deadline, on_stats=table)
+        with timers.phase("verify"):
+            if ev.kind == "converged":
+                x, y, z = unscale_primal_dual()
+                rep = kkt_check(problem, x, y, z, opts.tol)
+                if rep.ok:
+                    return finish(Status.OPTIMAL, x, y, z, rep)
+                tol_loop *= 0.5
+                logger.info(f"verification on the original problem failed (primal "
+                            f"{rep.primal_residual:.2e}, dual {rep.dual_residual:.2e}, gap "
+                            f"{rep.gap:.2e}); continuing to {tol_loop:.2e}")
+                if tol_loop < opts.tol * 1e-4:
+                    return finish(Status.NUMERICAL_ERROR, x, y, z, rep,
+                                  message="converged on the working problem but failed the "
+                                          "check on the original problem")
+                continue
+            if ev.kind in ("primal_infeasible", "dual_infeasible"):
+                res = _check_ray(problem, engine, sc, s, ev.kind, opts, finish)
+                if res is not None:
+                    return res
+                inf_tol *= 1e-2
+                continue
+        x, y, z = unscale_primal_dual()
+        status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
+                  "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
+        return finish(status, x, y, z)
+
+
+def _check_ray(problem, engine, sc, s, kind, opts, finish):
+    if kind == "primal_infeasible":
+        y = s * sc.unscale_y(engine.ray("dual"))
+        peak = np.max(np.abs(y)) if y.size else 0.0
+        if peak > 0:
+            y = y / peak
+        rep = primal_infeasibility_check(problem, y, tol=opts.certificate_tol)
+        if rep.ok:
+            x, _ = engine.solution()
+            logger.info(f"primal infeasible: Farkas ray verified (violation {rep.violation:.2e})")
+            return _certificate_result(finish, Status.PRIMAL_INFEASIBLE, sc.unscale_x(x), y,
+                                       None, rep)
+    else:
+        d = sc.unscale_x(engine.ray("primal"))
+        peak = np.max(np.abs(d)) if d.size else 0.0
+        if peak > 0:
+            d = d / peak
+        rep = dual_infeasibility_check(problem, d, tol=opts.certificate_tol)
+        if rep.ok:
+            logger.info(f"dual infeasible: primal ray verified (violation {rep.violation:.2e})")
+            return _certificate_result(finish, Status.DUAL_INFEASIBLE, d, None, None, rep)
+    logger.info(f"{kind} candidate rejected on the original problem (violation "
+                f"{rep.violation:.2e}, value {rep.value:.2e})")
+    return None
+
+
+def _certificate_result(finish, status, x, y, z, rep):
+    cert = {"kind": rep.kind, "value": rep.value, "violation": rep.violation}
+    res = finish(status, x, y, z, certificate=cert)
+    return res
+
+
+def _solve_separable(problem: Problem, c, s, opts) -> Result:
+    """A with no nonzeros: every row is 0 and every column independent (closed form)."""
+    rl, ru = problem.row_lower, problem.row_upper
+    bad = np.flatnonzero((rl > 0) | (ru < 0))
+    m, n = problem.num_rows, problem.num_cols
+    if bad.size:
+        y = np.zeros(m)
+        i = int(bad[0])
+        y[i] = 1.0 if rl[i] > 0 else -1.0
+        rep = primal_infeasibility_check(problem, s * y, tol=opts.certificate_tol)
+        return Result(Status.PRIMAL_INFEASIBLE, x=np.zeros(n), y=s * y, z=np.zeros(n),
+                      verified=rep.ok, certificate={"kind": rep.kind, "value": rep.value,
+                                                    "violation": rep.violation})
+    cl, cu = problem.col_lower, problem.col_upper
+    x = np.where(c > 0, cl, np.where(c < 0, cu, np.clip(0.0, cl, cu)))
+    unb = np.flatnonzero(~np.isfinite(x))
+    if unb.size:
+        d = np.zeros(n)
+        j = int(unb[0])
+        d[j] = -1.0 if c[j] > 0 else 1.0
+        rep = dual_infeasibility_check(problem, d, tol=opts.certificate_tol)
+        return Result(Status.DUAL_INFEASIBLE, x=d, verified=rep.ok,
+                      certificate={"kind": rep.kind, "value": rep.value,
+                                   "violation": rep.violation})
+    y = np.zeros(m)
+    z = s * c
+    rep = kkt_check(problem, x, y, z, opts.tol)
+    return Result(Status.OPTIMAL if rep.ok else Status.NUMERICAL_ERROR,
+                  objective=rep.primal_objective, dual_objective=rep.dual_objective, x=x, y=y, z=z,
+                  primal_residual=rep.primal_residual, dual_residual=rep.dual_residual,
+                  gap=rep.gap, verified=rep.ok)

@@ -1,0 +1,150 @@
+"""Independent float64 checks of answers on the ORIGINAL problem.
+
+Knows: the Problem as the user gave it (sense, constant, bounds, Q) and the measures of
+`shared/BENCH.md`: relative primal residual, relative dual residual and relative gap, all in the
+L2 norm; and the checks of primal (Farkas) and dual (ray) infeasibility certificates.
+Must not know: scaling, presolve, the iteration loop or any device. It shares no code with them on
+purpose, so that a bug there cannot hide here.
+
+Sign convention (HiGHS's, in the problem's own sense): c + Qx - A'y - z = 0. For a minimisation
+y_i may be positive only where row_lower_i is finite and negative only where row_upper_i is finite,
+and likewise z_j with the column bounds. For a maximisation every sign flips. Duals with a
+disallowed sign are clipped before measuring, so a wrong sign shows up as residual, never as a
+better objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["KKTReport", "CertificateReport", "kkt_check", "primal_infeasibility_check",
+           "dual_infeasibility_check", "finite_bound_norm"]
+
+
+@dataclass
+class KKTReport:
+    primal_residual: float   # relative: ||.||_2 / (1 + ||b||_2)
+    dual_residual: float     # relative: ||.||_2 / (1 + ||c||_2)
+    gap: float               # relative: |p - d| / (1 + |p| + |d|), objectives with the constant
+    primal_objective: float  # in the problem's own sense, constant included
+    dual_objective: float
+    tol: float
+
+    @property
+    def ok(self) -> bool:
+        vals = (self.primal_residual, self.dual_residual, self.gap)
+        return all(np.isfinite(v) and v <= self.tol for v in vals)
+
+
+@dataclass
+class CertificateReport:
+    kind: str          # "primal_infeasible" or "dual_infeasible"
+    value: float       # the ray's objective improvement (must be > 0)
+    violation: float   # how far the ray is from the cone it must lie in, relative to `value`
+    tol: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.value) and self.value > 0 and np.isfinite(self.violation)
+                    and self.violation <= self.tol)
+
+
+def finite_bound_norm(lo, hi) -> float:
+    """||b||_2 over the finite row bounds, an equality row counted once."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    eq = lo == hi
+    parts = [lo[np.isfinite(lo)], hi[np.isfinite(hi) & ~eq]]
+    return float(np.linalg.norm(np.concatenate(parts))) if lo.size else 0.0
+
+
+def _min_form(problem):
+    s = -1.0 if problem.sense == "max" else 1.0
+    Q = None if problem.Q is None else problem.Q.tocsr().astype(np.float64)
+    return s, s * np.asarray(problem.c, dtype=np.float64), Q
+
+
+def _clip_sign(v, lo, hi):
+    """Keep v_i > 0 only where lo_i is finite and v_i < 0 only where hi_i is finite."""
+    v = np.where(np.isfinite(lo), v, np.minimum(v, 0.0))
+    return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
+
+
+def _support(v, lo, hi):
+    """sum_i lo_i v_i^+ - hi_i v_i^-, with v already sign-clipped (0 * inf treated as 0)."""
+    pos = np.where(v > 0, v * np.where(np.isfinite(lo), lo, 0.0), 0.0)
+    neg = np.where(v < 0, v * np.where(np.isfinite(hi), hi, 0.0), 0.0)
+    return float(np.sum(pos) + np.sum(neg))
+
+
+def kkt_check(problem, x, y, z, tol) -> KKTReport:
+    """Relative KKT measures of (x, y, z) on the original problem, as in shared/BENCH.md."""
+    A = problem.A.tocsr()
+    x = np.asarray(x, dtype=np.float64)
+    s, c, Q = _min_form(problem)
+    y = s * np.asarray(y, dtype=np.float64)
+    z = s * np.asarray(z, dtype=np.float64)
+    rl, ru = problem.row_lower, problem.row_upper
+    cl, cu = problem.col_lower, problem.col_upper
+
+    Ax = A @ x
+    r_row = Ax - np.clip(Ax, rl, ru)
+    r_col = x - np.clip(x, cl, cu)
+    primal_abs = float(np.linalg.norm(r_row) + np.linalg.norm(r_col))
+    primal_rel = primal_abs / (1.0 + finite_bound_norm(rl, ru))
+
+    y = _clip_sign(y, rl, ru)
+    z = _clip_sign(z, cl, cu)
+    Qx = Q @ (s * x) if Q is not None else 0.0   # Q in min form is s*Q
+    grad = c + Qx
+    dual_abs = float(np.linalg.norm(grad - A.T @ y - z))
+    dual_rel = dual_abs / (1.0 + float(np.linalg.norm(c)))
+
+    quad = 0.5 * float(x @ Qx) if Q is not None else 0.0
+    k = s * problem.objective_constant
+    pobj = float(c @ x) + quad + k
+    dobj = _support(y, rl, ru) + _support(z, cl, cu) - quad + k
+    gap = abs(pobj - dobj) / (1.0 + abs(pobj) + abs(dobj))
+    return KKTReport(primal_rel, dual_rel, gap, s * pobj, s * dobj, tol)
+
+
+def primal_infeasibility_check(problem, y, z=None, tol=1e-6) -> CertificateReport:
+    """Farkas ray y (HiGHS signs, problem's own sense): A'y + z = 0 with y, z sign-feasible and
+    sum(row bounds . y) + sum(col bounds . z) > 0. The reported violation is
+    ||A'y + z|| / value after scaling y so that value is 1; z defaults to -A'y clipped to its
+    allowed signs."""
+    A = problem.A.tocsr()
+    s = -1.0 if problem.sense == "max" else 1.0
+    y = _clip_sign(s * np.asarray(y, dtype=np.float64), problem.row_lower, problem.row_upper)
+    ATy = A.T @ y
+    z = -ATy if z is None else s * np.asarray(z, dtype=np.float64)
+    z = _clip_sign(z, problem.col_lower, problem.col_upper)
+    value = _support(y, problem.row_lower, problem.row_upper) + _support(
+        z, problem.col_lower, problem.col_upper)
+    viol = float(np.linalg.norm(ATy + z))
+    rel = viol / value if value > 0 else float("inf")
+    return CertificateReport("primal_infeasible", value, rel, tol)
+
+
+def dual_infeasibility_check(problem, d, tol=1e-6) -> CertificateReport:
+    """Primal ray d: c'd < 0 (min form), Qd = 0, A d in the recession cone of the row bounds and d
+    in that of the column bounds. The violation is the norm of the parts outside those cones plus
+    ||Qd||, over -c'd."""
+    A = problem.A.tocsr()
+    _, c, Q = _min_form(problem)
+    d = np.asarray(d, dtype=np.float64)
+    value = -float(c @ d)
+
+    def cone_violation(v, lo, hi):
+        rl = np.where(np.isfinite(lo), 0.0, -np.inf)
+        ru = np.where(np.isfinite(hi), 0.0, np.inf)
+        return float(np.linalg.norm(v - np.clip(v, rl, ru)))
+
+    viol = cone_violation(A @ d, problem.row_lower, problem.row_upper)
+    viol += cone_violation(d, problem.col_lower, problem.col_upper)
+    if Q is not None:
+        viol += float(np.linalg.norm(Q @ d))
+    rel = viol / value if value > 0 else float("inf")
+    return CertificateReport("dual_infeasible", value, rel, tol)
