@@ -5,6 +5,7 @@ Importing gpulp never imports CuPy.
 """
 
 from .errors import DeviceError, GpulpError, MPSError, NonConvexError, OptionsError, ProblemError
+from .linprog import linprog  # a function: binding it here keeps the submodule from shadowing it
 from .problem import Problem
 from .result import Result, Status
 
@@ -23,9 +24,6 @@ def __getattr__(name):
     if name == "solve":
         from .solver import solve
         return solve
-    if name == "linprog":
-        from .linprog import linprog
-        return linprog
     raise AttributeError(f"module 'gpulp' has no attribute {name!r}")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import OptimizeResult
 
 from .errors import OptionsError
 from .problem import Problem
@@ -53,6 +52,8 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), met
     2 infeasible, 3 unbounded, 4 numerical), message, nit, and ineqlin / eqlin / lower / upper with
     `residual` and `marginals`.
     """
+    from scipy.optimize import OptimizeResult
+
     from .solver import solve
     if method not in ("pdhg", "gpulp"):
         raise OptionsError(f"method must be 'pdhg', got {method!r}")

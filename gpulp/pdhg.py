@@ -171,7 +171,11 @@ class Engine:
         self.r_anchor = math.nan
         self.r_prev = math.inf
         self._set_scalars(k0=0.0)
-        self._window = be.capture(self._run_window)
+        self._attempts = 0
+        if opts.step_size == "adaptive":
+            self._window = self._run_window_adaptive
+        else:
+            self._window = be.capture(self._run_window)
         be.synchronize()
         self.setup_time = time.perf_counter() - t
         self.last_stats = None
@@ -195,6 +199,36 @@ class Engine:
             be.primal_step(i, i != last, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
             be.spmv(d.A, s.xbar, s.axbar)
             be.dual_step(i, i != last, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
+
+    def _run_window_adaptive(self):
+        """PDLP's adaptive step: a T-evaluation is accepted when eta <= ||dz||^2_omega /
+        (2 |dy' A dx|); each attempt moves eta toward that limit. One host sync per attempt."""
+        be, d, s, xp = self.be, self.dev, self.st, self.be.xp
+        last = self.K - 1
+        for i in range(self.K):
+            while True:
+                be.spmv(d.AT, s.y, s.aty)
+                be.primal_step(i, False, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat,
+                               s.xbar)
+                be.spmv(d.A, s.xbar, s.axbar)
+                be.dual_step(i, False, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
+                be.spmv(d.A, s.xhat, s.axhat)
+                dx, dy = s.xhat - s.x, s.yhat - s.y
+                w = self.weight
+                movement = 0.5 * (w * float(dx @ dx) + float(dy @ dy) / w)
+                interaction = abs(float(dy @ (s.axbar - s.axhat)))
+                limit = movement / interaction if interaction > 0 else math.inf
+                self._attempts += 1
+                n = self._attempts
+                accepted = self.eta <= limit
+                self.eta = min((1 - (n + 1) ** -0.3) * limit, (1 + (n + 1) ** -0.6) * self.eta)
+                if accepted:
+                    break
+                self._set_scalars(self.k0)
+            if i != last:
+                be.halpern(i, s.scal, s.x, s.xhat, s.x0)
+                be.halpern(i, s.scal, s.y, s.yhat, s.y0)
+            self._set_scalars(self.k0)
 
     def _farkas_terms(self, ray, at_ray):
         """(value, violation) of a Farkas-ray candidate `ray` with A'ray = `at_ray`; the

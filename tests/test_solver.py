@@ -1,0 +1,166 @@
+"""gpulp.solve on hand-solved tiny LPs, edge cases, limits, options and the verification gate."""
+
+import numpy as np
+import pytest
+
+import gpulp
+from gpulp import Problem, Status
+from instances.tiny import cases
+
+highspy = pytest.importorskip("highspy")
+
+TINY = cases()
+
+
+def _highs(problem):
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = problem.num_cols, problem.num_rows
+    lp.col_cost_ = problem.c
+    lp.col_lower_, lp.col_upper_ = problem.col_lower, problem.col_upper
+    lp.row_lower_, lp.row_upper_ = problem.row_lower, problem.row_upper
+    lp.offset_ = problem.objective_constant
+    lp.sense_ = highspy.ObjSense.kMaximize if problem.sense == "max" else highspy.ObjSense.kMinimize
+    A = problem.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    h.passModel(lp)
+    h.run()
+    return h
+
+
+@pytest.mark.parametrize("case", TINY, ids=[c["name"] for c in TINY])
+@pytest.mark.parametrize("tol", [1e-4, 1e-8])
+def test_tiny_cases_match_hand_solutions(case, tol):
+    res = gpulp.solve(case["problem"], tol=tol, device="cpu")
+    assert res.status == case["status"]
+    assert res.verified
+    if case["status"] != Status.OPTIMAL:
+        assert res.certificate is not None and res.certificate["violation"] <= 1e-6
+        return
+    atol = 100 * tol
+    np.testing.assert_allclose(res.x, case["x"], atol=atol)
+    np.testing.assert_allclose(res.y, case["y"], atol=atol)
+    np.testing.assert_allclose(res.z, case["z"], atol=atol)
+    assert abs(res.objective - case["objective"]) <= atol * (1 + abs(case["objective"]))
+    assert max(res.primal_residual, res.dual_residual, res.gap) <= tol
+
+
+@pytest.mark.parametrize("case", [c for c in TINY if c["status"] == "optimal"],
+                         ids=lambda c: c["name"])
+def test_tiny_hand_solutions_agree_with_highs(case):
+    p = case["problem"]
+    if p.num_rows == 0 or p.num_cols == 0:
+        pytest.skip("HiGHS needs rows and columns for this comparison")
+    h = _highs(p)
+    sol = h.getSolution()
+    np.testing.assert_allclose(sol.col_value, case["x"], atol=1e-9)
+    np.testing.assert_allclose(sol.row_dual, case["y"], atol=1e-9)
+    np.testing.assert_allclose(sol.col_dual, case["z"], atol=1e-9)
+    assert h.getInfo().objective_function_value == pytest.approx(case["objective"], abs=1e-9)
+
+
+def test_infeasible_certificates_are_checked_on_the_original_problem():
+    from gpulp.verify import primal_infeasibility_check, dual_infeasibility_check
+    for case in TINY:
+        if case["status"] == "optimal":
+            continue
+        res = gpulp.solve(case["problem"], device="cpu")
+        if res.status == Status.PRIMAL_INFEASIBLE:
+            assert primal_infeasibility_check(case["problem"], res.y).ok
+        else:
+            assert dual_infeasibility_check(case["problem"], res.x).ok
+
+
+def test_maximisation_equals_negated_minimisation():
+    rng = np.random.default_rng(3)
+    A = rng.uniform(0, 1, (6, 5))
+    p_max = Problem(rng.uniform(1, 2, 5), A, np.full(6, -np.inf), np.ones(6), sense="max")
+    p_min = Problem(-p_max.c, A, p_max.row_lower, p_max.row_upper)
+    r1 = gpulp.solve(p_max, tol=1e-8, device="cpu")
+    r2 = gpulp.solve(p_min, tol=1e-8, device="cpu")
+    assert r1.status == r2.status == Status.OPTIMAL
+    assert r1.objective == pytest.approx(-r2.objective, rel=1e-6)
+    np.testing.assert_allclose(r1.y, -r2.y, atol=1e-6)
+
+
+def test_objective_constant_is_included():
+    p = Problem([1.0], [[1.0]], [2.0], [np.inf], objective_constant=-7.0)
+    res = gpulp.solve(p, tol=1e-8, device="cpu")
+    assert res.objective == pytest.approx(-5.0, abs=1e-6)
+
+
+def test_equality_only_problem():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 8))
+    x_feas = rng.uniform(0.5, 1.5, 8)
+    p = Problem(rng.uniform(0.1, 1, 8), A, A @ x_feas, A @ x_feas)
+    res = gpulp.solve(p, tol=1e-6, device="cpu")
+    ref = _highs(p)
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(ref.getInfo().objective_function_value, rel=1e-4)
+
+
+def test_iteration_limit_and_time_limit_are_reported():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((40, 60))
+    x0 = rng.uniform(0, 1, 60)
+    p = Problem(rng.standard_normal(60), A, A @ x0 - 1, A @ x0 + 1, np.zeros(60), np.ones(60))
+    res = gpulp.solve(p, tol=1e-10, iteration_limit=64, device="cpu", check_every=64)
+    assert res.status == Status.ITERATION_LIMIT and not res.verified
+    assert res.iterations == 64
+    res = gpulp.solve(p, tol=1e-12, time_limit=1e-3, device="cpu")
+    assert res.status == Status.TIME_LIMIT and not res.verified
+
+
+def test_optimal_requires_the_independent_check(monkeypatch):
+    """If the check on the original problem fails, the status is never 'optimal'."""
+    import gpulp.solver as solver
+    from gpulp.verify import KKTReport
+
+    def failing(problem, x, y, z, tol):
+        return KKTReport(1.0, 1.0, 1.0, 0.0, 0.0, tol)
+
+    monkeypatch.setattr(solver, "kkt_check", failing)
+    res = gpulp.solve(TINY[0]["problem"], device="cpu")
+    assert res.status != Status.OPTIMAL and not res.verified
+
+
+def test_bad_options_name_the_field():
+    with pytest.raises(gpulp.OptionsError, match="tol"):
+        gpulp.solve(TINY[0]["problem"], tol=2.0)
+    with pytest.raises(gpulp.OptionsError, match="no_such_option"):
+        gpulp.solve(TINY[0]["problem"], no_such_option=1)
+    with pytest.raises(gpulp.OptionsError, match="device"):
+        gpulp.solve(TINY[0]["problem"], device="tpu")
+
+
+def test_gpu_request_without_gpu_is_a_clear_error_and_auto_falls_back():
+    from gpulp.backend import gpu_unavailable_reason
+    if gpu_unavailable_reason() is None:
+        pytest.skip("a GPU is available here")
+    with pytest.raises(gpulp.DeviceError, match="gpu"):
+        gpulp.solve(TINY[0]["problem"], device="gpu")
+    res = gpulp.solve(TINY[0]["problem"], device="auto")
+    assert res.status == Status.OPTIMAL and res.device == "cpu"
+
+
+def test_adaptive_step_option_solves():
+    res = gpulp.solve(TINY[0]["problem"], tol=1e-6, device="cpu", step_size="adaptive")
+    assert res.status == Status.OPTIMAL
+    assert res.objective == pytest.approx(9.0, abs=1e-4)
+
+
+def test_quadratic_objective_is_refused_clearly():
+    p = Problem([1.0, 1.0], [[1.0, 1.0]], [1.0], [1.0], Q=np.eye(2))
+    with pytest.raises(gpulp.GpulpError, match="quadratic"):
+        gpulp.solve(p, device="cpu")
+
+
+def test_verbose_log_has_the_iteration_table(capsys):
+    gpulp.solve(TINY[0]["problem"], device="cpu", verbose=True)
+    out = capsys.readouterr().out
+    for col in ("iter", "pres", "dres", "gap", "primal obj", "dual obj", "step", "weight", "rst"):
+        assert col in out
+    assert "phases:" in out and "iterate" in out and "verify" in out
