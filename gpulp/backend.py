@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CpuBackend", "get_backend", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL", "gpu_unavailable_reason"]
+__all__ = ["CpuBackend", "CupyBackend", "get_backend", "gpu_unavailable_reason", "kernel_path",
+           "kernel_names", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
 NSCAL = 4
@@ -147,6 +148,18 @@ class CpuBackend:
         """Like `scal[:] = values`."""
         scal[:] = values
 
+    def activate(self):
+        """Context in which the backend's operations run (nothing to set on the CPU)."""
+        import contextlib
+        return contextlib.nullcontext()
+
+    def fetch(self, values):
+        """Like `[float(v) for v in values]` (one transfer on a device)."""
+        return [float(v) for v in values]
+
+    def check_memory(self, m, n, nnz):
+        """Raise DeviceError when the problem cannot fit (never on the CPU)."""
+
     def synchronize(self):
         pass
 
@@ -185,21 +198,225 @@ class CpuBackend:
         return fn
 
 
+# ----------------------------------------------------------------------------- CUDA kernels
+KERNEL_FILE = "pdhg.cu"
+_THREADS = 256
+
+
+def kernel_path(name: str = KERNEL_FILE) -> str:
+    """Path of a kernel source, from an installed wheel (package `gpulp.kernels`) or a checkout
+    (`kernels/` beside the package)."""
+    from importlib import resources
+    try:
+        ref = resources.files("gpulp.kernels").joinpath(name)
+        if ref.is_file():
+            return str(ref)
+    except ModuleNotFoundError:
+        pass
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels",
+                        name)
+    if not os.path.isfile(path):
+        from .errors import DeviceError
+        raise DeviceError(f"kernel source {name} not found (looked in the package and in {path})")
+    return path
+
+
+def kernel_names(name: str = KERNEL_FILE):
+    """The `extern "C" __global__` kernels a source defines."""
+    import re
+    with open(kernel_path(name), encoding="utf-8") as fh:
+        return re.findall(r"__global__\s+void\s+(gpulp_\w+)", fh.read())
+
+
+_MODULES = {}
+
+
+def _load_module(cp, name, options=("--std=c++14",)):
+    """A cupy.RawModule per (file, source hash, device, options), memoised in the process; CuPy
+    also caches the compiled binary on disk across processes."""
+    import hashlib
+    with open(kernel_path(name), encoding="utf-8") as fh:
+        src = fh.read()
+    key = (name, hashlib.sha256(src.encode()).hexdigest(), cp.cuda.Device().id, options)
+    if key not in _MODULES:
+        _MODULES[key] = cp.RawModule(code=src, options=options)
+    return _MODULES[key]
+
+
+class CupyBackend:
+    """CuPy arrays on one CUDA device, gpulp's fused kernels, windows replayed as CUDA graphs."""
+
+    name = "gpu"
+    KERNELS = ("spmv_thread", "spmv_warp", "primal_step", "dual_step", "halpern")
+
+    def __init__(self, use_graphs: bool = True):
+        import cupy as cp
+        self.cp = self.xp = cp
+        self.stream = cp.cuda.Stream(non_blocking=True)
+        self.use_graphs = use_graphs
+        dev = cp.cuda.Device()
+        props = cp.cuda.runtime.getDeviceProperties(dev.id)
+        gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        self.description = f"GPU {gpu} (device {dev.id}, CuPy {cp.__version__})"
+        self.capture_time = 0.0
+        self._module = None
+        self._k = {}
+
+    def activate(self):
+        """Context in which every operation of this backend runs on its stream."""
+        return self.stream
+
+    def _kernel(self, name):
+        if name not in self._k:
+            if self._module is None:
+                self._module = _load_module(self.cp, KERNEL_FILE)
+            self._k[name] = self._module.get_function(f"gpulp_{name}")
+        return self._k[name]
+
+    @staticmethod
+    def _grid(n, per_block=_THREADS):
+        return (max(1, -(-int(n) // per_block)),)
+
+    def asarray(self, a):
+        return self.cp.asarray(np.asarray(a, dtype=np.float64)).copy()
+
+    def zeros(self, n):
+        return self.cp.zeros(n, dtype=np.float64)
+
+    def to_host(self, a):
+        return self.cp.asnumpy(a)
+
+    def fetch(self, values):
+        """Many device scalars to host floats in one transfer."""
+        if not values:
+            return []
+        cp = self.cp
+        return [float(v) for v in cp.stack([cp.asarray(v, dtype=cp.float64) for v in values]).get()]
+
+    def memory_needed(self, m, n, nnz):
+        """Bytes the engine allocates for an m x n working problem with nnz nonzeros."""
+        return 2 * (nnz * 12 + (max(m, n) + 2) * 8) + 8 * (22 * n + 16 * m)
+
+    def check_memory(self, m, n, nnz):
+        from .errors import DeviceError
+        need = self.memory_needed(m, n, nnz)
+        free, total = self.cp.cuda.runtime.memGetInfo()
+        pool = self.cp.get_default_memory_pool()
+        free += pool.free_bytes()
+        if need > free:
+            raise DeviceError(f"the problem needs about {need / 2**30:.2f} GiB of device memory "
+                              f"but {free / 2**30:.2f} GiB of {total / 2**30:.2f} GiB is free; "
+                              f"use device='cpu'")
+
+    def matrix(self, A):
+        cp = self.cp
+        if A.shape[1] >= 2**31:
+            from .errors import DeviceError
+            raise DeviceError("more than 2^31 columns are not supported on the GPU")
+        M = CsrMatrix(cp.asarray(A.indptr.astype(np.int64)), cp.asarray(A.indices.astype(np.int32)),
+                      cp.asarray(A.data.astype(np.float64)), A.shape)
+        M.row_kernel = "spmv_warp" if A.nnz >= 16 * max(A.shape[0], 1) else "spmv_thread"
+        return M
+
+    def set_scalars(self, scal, values):
+        scal.set(np.asarray(values, dtype=np.float64), stream=self.stream)
+
+    def synchronize(self):
+        self.stream.synchronize()
+
+    def warmup(self):
+        for name in self.KERNELS:
+            self._kernel(name)
+
+    def spmv(self, M, x, out):
+        m = M.shape[0]
+        if M.row_kernel == "spmv_warp":
+            grid = self._grid(m * 32)
+        else:
+            grid = self._grid(m)
+        self._kernel(M.row_kernel)(grid, (_THREADS,), (M.indptr, M.indices, M.data, x, out,
+                                                       np.int64(m)), stream=self.stream)
+
+    def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
+        n = x.size
+        self._kernel("primal_step")(self._grid(n), (_THREADS,),
+                                    (np.int32(i), np.int32(update), scal, x, aty, c, lo, hi, x0,
+                                     xhat, xbar, np.int64(n)), stream=self.stream)
+
+    def dual_step(self, i, update, scal, y, axbar, lo, hi, y0, yhat):
+        m = y.size
+        self._kernel("dual_step")(self._grid(m), (_THREADS,),
+                                  (np.int32(i), np.int32(update), scal, y, axbar, lo, hi, y0,
+                                   yhat, np.int64(m)), stream=self.stream)
+
+    def halpern(self, i, scal, v, vhat, v0):
+        n = v.size
+        self._kernel("halpern")(self._grid(n), (_THREADS,),
+                                (np.int32(i), scal, v, vhat, v0, np.int64(n)), stream=self.stream)
+
+    def capture(self, fn):
+        """A callable replaying `fn` (kernel launches only, no allocation). The first call runs
+        eagerly (compiles and checks every launch); the second captures a CUDA graph on the
+        backend's stream and launches it; later calls replay it. A failed capture is always
+        ended, and the window then runs eagerly."""
+        import time
+        state = {"calls": 0, "graph": None}
+
+        def run():
+            state["calls"] += 1
+            if not self.use_graphs or state["calls"] == 1 or state["graph"] is False:
+                fn()
+                return
+            if state["graph"] is None:
+                t = time.perf_counter()
+                self.stream.begin_capture()
+                graph = None
+                try:
+                    fn()
+                finally:
+                    try:
+                        graph = self.stream.end_capture()
+                    except Exception:  # noqa: BLE001 - capture unsupported: run eagerly
+                        graph = None
+                state["graph"] = graph if graph is not None else False
+                self.capture_time += time.perf_counter() - t
+                if graph is None:
+                    fn()
+                    return
+            state["graph"].launch(stream=self.stream)
+
+        return run
+
+
+_GPU_REASON = []
+
+
 def gpu_unavailable_reason():
     """None when the GPU backend can run here, else a sentence saying why not."""
-    return ("the GPU engine is not available in this version of gpulp "
-            "(it arrives with the CuPy backend); use device='cpu'")
+    if not _GPU_REASON:
+        try:
+            import cupy as cp
+        except ImportError:
+            _GPU_REASON.append("CuPy is not installed (pip install 'gpulp[gpu]')")
+        except Exception as exc:  # noqa: BLE001 - a broken CUDA install shows up here
+            _GPU_REASON.append(f"CuPy failed to import ({type(exc).__name__}: {exc})")
+        else:
+            try:
+                count = cp.cuda.runtime.getDeviceCount()
+                _GPU_REASON.append(None if count > 0 else "no CUDA device was found")
+            except Exception as exc:  # noqa: BLE001
+                _GPU_REASON.append(f"no usable CUDA device ({type(exc).__name__}: {exc})")
+    return _GPU_REASON[0]
 
 
-def get_backend(device: str, threads: int = 0):
+def get_backend(device: str, threads: int = 0, use_graphs: bool = True):
     """Return (backend, note). device='auto' falls back to the CPU and the note says why."""
     from .errors import DeviceError
     if device == "cpu":
         return CpuBackend(threads), ""
     reason = gpu_unavailable_reason()
+    if reason is None:
+        return CupyBackend(use_graphs), ""
     if device == "gpu":
-        if reason:
-            raise DeviceError(f"device='gpu' requested but {reason}")
-    if reason:
-        return CpuBackend(threads), f"device='auto' uses the CPU: {reason}"
-    raise AssertionError("unreachable")
+        raise DeviceError(f"device='gpu' requested but {reason}; use device='cpu' or 'auto'")
+    return CpuBackend(threads), f"device='auto' uses the CPU: {reason}"

@@ -144,6 +144,7 @@ class Engine:
         be.warmup()
         self.compile_time = time.perf_counter() - t
         t = time.perf_counter()
+        be.check_memory(wp.A.shape[0], wp.A.shape[1], wp.A.nnz)
         self.dev = _Device(be, wp)
         m, n = wp.A.shape
         self.st = _State(be, m, n, x_start, y_start)
@@ -284,7 +285,7 @@ class Engine:
         for kind, ray, image in cands:
             vals.extend(self._farkas_terms(ray, image) if kind == "dual"
                         else self._primal_ray_terms(ray, image))
-        v = [float(t) for t in vals]
+        v = self.be.fetch(vals)
         best = {"dual": (math.inf, -1), "primal": (math.inf, -1)}
         for j, (kind, _, _) in enumerate(cands):
             value, viol = v[9 + 2 * j], v[10 + 2 * j]

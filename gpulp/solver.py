@@ -91,10 +91,15 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
                             c_norm=float(np.linalg.norm(c)))
 
     from .backend import get_backend
-    from .pdhg import Engine
     be, note = get_backend(opts.device, opts.threads)
     if note:
         logger.info(note)
+    with be.activate():
+        return _iterate(problem, opts, timers, t0, be, wp, sc, s, c)
+
+
+def _iterate(problem, opts, timers, t0, be, wp, sc, s, c):
+    from .pdhg import Engine
     engine = Engine(be, wp, opts)
     timers["compile"] = timers.get("compile", 0.0) + engine.compile_time
     timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
@@ -114,19 +119,18 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
         z = _clip_sign(c - problem.A.T @ y, problem.col_lower, problem.col_upper)
         return x, s * y, s * z
 
-    def finish(status, x, y, z, verified_report=None, certificate=None, message=""):
+    def finish(status, x, y, z, report=None, certificate=None, message=""):
         table.close()
-        rep = verified_report or kkt_check(problem, x, y, z, opts.tol)
-        return Result(status=status,
-                      objective=rep.primal_objective if status == Status.OPTIMAL or x is not None
-                      and status not in (Status.PRIMAL_INFEASIBLE, Status.DUAL_INFEASIBLE)
-                      else float("nan"),
-                      dual_objective=rep.dual_objective, x=x, y=y, z=z,
-                      iterations=engine.iterations, primal_residual=rep.primal_residual,
-                      dual_residual=rep.dual_residual, gap=rep.gap,
-                      verified=status == Status.OPTIMAL and rep.ok or certificate is not None,
-                      restarts=engine.restarts, device=be.name, message=message,
-                      certificate=certificate)
+        if getattr(be, "capture_time", 0.0):
+            timers["capture"] = be.capture_time
+        common = dict(x=x, y=y, z=z, iterations=engine.iterations, restarts=engine.restarts,
+                      device=be.name, message=message)
+        if certificate is not None:
+            return Result(status, verified=True, certificate=certificate, **common)
+        rep = report or kkt_check(problem, x, y, z, opts.tol)
+        return Result(status, objective=rep.primal_objective, dual_objective=rep.dual_objective,
+                      primal_residual=rep.primal_residual, dual_residual=rep.dual_residual,
+                      gap=rep.gap, verified=status == Status.OPTIMAL and rep.ok, **common)
 
     while True:
         with timers.phase("iterate"):
@@ -185,9 +189,8 @@ def _check_ray(problem, engine, sc, s, kind, opts, finish):
 
 
 def _certificate_result(finish, status, x, y, z, rep):
-    cert = {"kind": rep.kind, "value": rep.value, "violation": rep.violation}
-    res = finish(status, x, y, z, certificate=cert)
-    return res
+    return finish(status, x, y, z,
+                  certificate={"kind": rep.kind, "value": rep.value, "violation": rep.violation})
 
 
 def _solve_separable(problem: Problem, c, s, opts) -> Result:

@@ -1,0 +1,88 @@
+// Fused r2HPDHG kernels for gpulp's CuPy backend. Each kernel mirrors a NumPy definition given in
+// the comment above it (and in gpulp/backend.py); the CPU backend defines the semantics.
+//
+// scal is a device array: scal[0] = tau, scal[1] = sigma, scal[2] = k0 (Halpern counter at the
+// window's start), scal[3] = gamma (reflection). Iteration i of a window uses k = k0 + i, so a
+// captured CUDA graph replays correctly after the host rewrites scal.
+
+extern "C" {
+
+// Like `out[:] = A @ x` for CSR A: one thread per row (short rows).
+__global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
+                                  const int* __restrict__ indices,
+                                  const double* __restrict__ data,
+                                  const double* __restrict__ x, double* __restrict__ out,
+                                  long long m) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= m) return;
+    double s = 0.0;
+    for (long long k = indptr[r]; k < indptr[r + 1]; ++k) s += data[k] * __ldg(&x[indices[k]]);
+    out[r] = s;
+}
+
+// Like `out[:] = A @ x` for CSR A: one warp per row, lanes stride the row, shuffle reduction.
+__global__ void gpulp_spmv_warp(const long long* __restrict__ indptr,
+                                const int* __restrict__ indices,
+                                const double* __restrict__ data,
+                                const double* __restrict__ x, double* __restrict__ out,
+                                long long m) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= m) return;
+    double s = 0.0;
+    long long end = indptr[warp + 1];
+    for (long long k = indptr[warp] + lane; k < end; k += 32) s += data[k] * __ldg(&x[indices[k]]);
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
+    if (lane == 0) out[warp] = s;
+}
+
+// Like `xhat = clip(x - tau*(c - aty), lo, hi); xbar = 2*xhat - x`, then when `update`,
+// `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` with k = scal[2] + i, w = (k+1)/(k+2), g = scal[3].
+__global__ void gpulp_primal_step(int i, int update, const double* __restrict__ scal,
+                                  double* __restrict__ x, const double* __restrict__ aty,
+                                  const double* __restrict__ c, const double* __restrict__ lo,
+                                  const double* __restrict__ hi, const double* __restrict__ x0,
+                                  double* __restrict__ xhat, double* __restrict__ xbar,
+                                  long long n) {
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    double tau = scal[0], k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    double xj = x[j];
+    double v = fmin(fmax(xj - tau * (c[j] - aty[j]), lo[j]), hi[j]);
+    xhat[j] = v;
+    double xb = 2.0 * v - xj;
+    xbar[j] = xb;
+    if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
+}
+
+// Like `v = y - sigma*axbar; yhat = minimum(0, v + sigma*hi) + maximum(0, v + sigma*lo)`, then
+// when `update`, `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`.
+__global__ void gpulp_dual_step(int i, int update, const double* __restrict__ scal,
+                                double* __restrict__ y, const double* __restrict__ axbar,
+                                const double* __restrict__ lo, const double* __restrict__ hi,
+                                const double* __restrict__ y0, double* __restrict__ yhat,
+                                long long m) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= m) return;
+    double sigma = scal[1], k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    double yr = y[r];
+    double v = yr - sigma * axbar[r];
+    v = fmin(0.0, v + sigma * hi[r]) + fmax(0.0, v + sigma * lo[r]);
+    yhat[r] = v;
+    if (update) y[r] = w * (g * (2.0 * v - yr) + (1.0 - g) * yr) + (1.0 - w) * y0[r];
+}
+
+// Like `v = w*(g*(2*vhat - v) + (1-g)*v) + (1-w)*v0` (the deferred Halpern update).
+__global__ void gpulp_halpern(int i, const double* __restrict__ scal, double* __restrict__ v,
+                              const double* __restrict__ vhat, const double* __restrict__ v0,
+                              long long n) {
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    double k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    v[j] = w * (g * (2.0 * vhat[j] - v[j]) + (1.0 - g) * v[j]) + (1.0 - w) * v0[j];
+}
+
+}  // extern "C"
