@@ -14,6 +14,7 @@ Must not know: the LP, scaling, restarts or termination.
 
 from __future__ import annotations
 
+import math
 import os
 import types
 from dataclasses import dataclass
@@ -57,6 +58,26 @@ def _primal_step(i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
             x[j] = w * (g * xb + (1.0 - g) * x[j]) + (1.0 - w) * x0[j]
 
 
+def _primal_step_q(i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
+    tau = scal[0]
+    k = scal[2] + i
+    g = scal[3]
+    w = (k + 1.0) / (k + 2.0)
+    for j in prange(x.size):
+        v = x[j] - tau * (c[j] + qx[j] - aty[j])
+        v = min(max(v, lo[j]), hi[j])
+        xhat[j] = v
+        xb = 2.0 * v - x[j]
+        xbar[j] = xb
+        if update:
+            x[j] = w * (g * xb + (1.0 - g) * x[j]) + (1.0 - w) * x0[j]
+
+
+def _diag_axpy(out, d, x):
+    for j in prange(x.size):
+        out[j] += d[j] * x[j]
+
+
 def _dual_step(i, update, scal, y, axbar, lo, hi, y0, yhat):
     sigma = scal[1]
     k = scal[2] + i
@@ -78,8 +99,15 @@ def _halpern(i, scal, v, vhat, v0):
         v[j] = w * (g * (2.0 * vhat[j] - v[j]) + (1.0 - g) * v[j]) + (1.0 - w) * v0[j]
 
 
-_BODIES = {"spmv": _spmv, "primal_step": _primal_step, "dual_step": _dual_step,
-           "halpern": _halpern}
+def _dot(a, b):
+    s = 0.0
+    for j in prange(a.size):
+        s += a[j] * b[j]
+    return s
+
+
+_BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
+           "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy}
 _JITTED = {}
 
 
@@ -96,6 +124,16 @@ def _jit(name, parallel):
         fn.__qualname__ = fname
         _JITTED[key] = numba.njit(cache=True, parallel=parallel, nogil=True)(fn)
     return _JITTED[key]
+
+
+@dataclass
+class FactorOp:
+    """Q = F F' + diag(d) on the backend's device, with a k-vector of workspace."""
+    F: object
+    FT: object
+    d: object
+    tmp: object
+    shape: tuple
 
 
 @dataclass
@@ -168,6 +206,34 @@ class CpuBackend:
         """Like `out[:] = M @ x`."""
         self._pick("spmv", M.nnz + M.shape[0])(M.indptr, M.indices, M.data, x, out)
 
+    def dot(self, a, b):
+        """Like `a @ b` (Numba, not BLAS: threaded BLAS on short vectors stalls on a busy
+        machine)."""
+        return self._pick("dot", a.size)(a, b)
+
+    def norm(self, a):
+        """Like `np.linalg.norm(a)`."""
+        return math.sqrt(self._pick("dot", a.size)(a, a))
+
+    def factor(self, Fq):
+        """Upload a FactorQ (Q = F F' + diag(d))."""
+        return FactorOp(np.ascontiguousarray(Fq.F), np.ascontiguousarray(Fq.F.T), Fq.d.copy(),
+                        np.zeros(Fq.F.shape[1]), Fq.shape)
+
+    def qmv(self, Q, x, out):
+        """Like `out[:] = Q @ x` for a CSR matrix or a FactorOp (`F @ (F.T @ x) + d*x`)."""
+        if isinstance(Q, CsrMatrix):
+            self.spmv(Q, x, out)
+            return
+        np.dot(Q.FT, x, out=Q.tmp)
+        np.dot(Q.F, Q.tmp, out=out)
+        self._pick("diag_axpy", x.size)(out, Q.d, x)
+
+    def primal_step_q(self, i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
+        """primal_step with the gradient c + qx - aty (qx = Q x, the linearised quadratic)."""
+        self._pick("primal_step_q", x.size)(i, update, scal, x, aty, qx, c, lo, hi, x0, xhat,
+                                            xbar)
+
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
         """Like `xhat = clip(x - tau*(c - aty), lo, hi); xbar = 2*xhat - x`, then when `update`,
         `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` with k = scal[K0] + i, w = (k+1)/(k+2), g = gamma."""
@@ -190,6 +256,9 @@ class CpuBackend:
         ip = np.zeros(3, dtype=np.int64)
         _jit("spmv", False)(ip, ip[:0], x[:0], x, x)
         _jit("primal_step", False)(0, True, scal, x, x, x, x, x, x, x, x)
+        _jit("primal_step_q", False)(0, True, scal, x, x, x, x, x, x, x, x, x)
+        _jit("diag_axpy", False)(x, x, x)
+        _jit("dot", False)(x, x)
         _jit("dual_step", False)(0, True, scal, x, x, x, x, x, x)
         _jit("halpern", False)(0, scal, x, x, x)
 
@@ -247,7 +316,8 @@ class CupyBackend:
     """CuPy arrays on one CUDA device, gpulp's fused kernels, windows replayed as CUDA graphs."""
 
     name = "gpu"
-    KERNELS = ("spmv_thread", "spmv_warp", "primal_step", "dual_step", "halpern")
+    KERNELS = ("spmv_thread", "spmv_warp", "primal_step", "primal_step_q", "dual_step", "halpern",
+               "factor_ft", "factor_fq")
 
     def __init__(self, use_graphs: bool = True):
         import cupy as cp
@@ -342,6 +412,35 @@ class CupyBackend:
         self._kernel("primal_step")(self._grid(n), (_THREADS,),
                                     (np.int32(i), np.int32(update), scal, x, aty, c, lo, hi, x0,
                                      xhat, xbar, np.int64(n)), stream=self.stream)
+
+    def dot(self, a, b):
+        return a @ b
+
+    def norm(self, a):
+        return self.cp.linalg.norm(a)
+
+    def factor(self, Fq):
+        cp = self.cp
+        F = cp.asarray(np.ascontiguousarray(Fq.F))
+        return FactorOp(F, None, cp.asarray(Fq.d), cp.zeros(Fq.F.shape[1]), Fq.shape)
+
+    def qmv(self, Q, x, out):
+        if isinstance(Q, CsrMatrix):
+            self.spmv(Q, x, out)
+            return
+        n, k = Q.F.shape
+        Q.tmp.fill(0.0)
+        self._kernel("factor_ft")(self._grid(n), (_THREADS,),
+                                  (Q.F, x, Q.tmp, np.int64(n), np.int32(k)), stream=self.stream)
+        self._kernel("factor_fq")(self._grid(n), (_THREADS,),
+                                  (Q.F, Q.tmp, Q.d, x, out, np.int64(n), np.int32(k)),
+                                  stream=self.stream)
+
+    def primal_step_q(self, i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
+        n = x.size
+        self._kernel("primal_step_q")(self._grid(n), (_THREADS,),
+                                      (np.int32(i), np.int32(update), scal, x, aty, qx, c, lo, hi,
+                                       x0, xhat, xbar, np.int64(n)), stream=self.stream)
 
     def dual_step(self, i, update, scal, y, axbar, lo, hi, y0, yhat):
         m = y.size

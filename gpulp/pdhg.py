@@ -1,15 +1,17 @@
 """Reflected restarted Halpern PDHG (r2HPDHG) on the WORKING problem.
 
-Working problem (scaled, minimisation):  min c'x  s.t.  rl <= A x <= ru,  cl <= x <= cu.
+Working problem (scaled, minimisation):
+    min 0.5 x'Qx + c'x  s.t.  rl <= A x <= ru,  cl <= x <= cu    (Q = 0 for an LP)
 
 Glossary (the paper's letters):
     z = (x, y)       current iterate;  z0 = (x0, y0) the Halpern anchor of the epoch
-    T(z) = (xhat, yhat)  one PDHG step:  xhat = proj_X(x - tau (c - A'y)),
+    T(z) = (xhat, yhat)  one PDHG step:  xhat = proj_X(x - tau (c + Q x - A'y)),
                      yhat = v - sigma proj_[-ru,-rl](v / sigma),  v = y - sigma A (2 xhat - x)
     xbar = 2 xhat - x   the reflected primal point (also PDHG's extrapolation)
     Halpern update:  z <- w (gamma (2 T(z) - z) + (1 - gamma) z) + (1 - w) z0,  w = (k+1)/(k+2)
-    eta = step size, omega = primal weight, tau = eta/omega, sigma = eta*omega
-    r(z) = ||z - T(z)||_P,  P = [[omega/eta I, A'], [A, 1/(eta omega) I]]
+    eta = step size, omega = primal weight, sigma = eta*omega, tau = 1/(lambda_Q + omega/eta)
+    (tau = eta/omega for an LP; lambda_Q = ||Q||_2, the linearised quadratic's Lipschitz constant)
+    r(z) = ||z - T(z)||_P,  P = [[I/tau - Q, A'], [A, I/sigma]]
 
 A window is K iterations launched without looking at the host: K-1 full iterations and one
 T-evaluation whose Halpern update is deferred until the host has decided whether to restart.
@@ -51,6 +53,8 @@ class WorkingProblem:
     objective_constant: float
     b_norm: float             # ||b||_2 of the original finite row bounds
     c_norm: float             # ||c||_2 of the original objective
+    theta_b: float = 1.0      # bound scale (a primal ray's Q-image unscales with it)
+    Q: object = None          # scaled quadratic term: scipy CSR, FactorQ or None
 
 
 class _Device:
@@ -81,10 +85,17 @@ class _Device:
         self.col_unscale = be.asarray(wp.col_unscale)
         self.x_unscale = be.asarray(wp.x_unscale)
         self.xp = xp
+        from .problem import FactorQ
+        if wp.Q is None:
+            self.Q = None
+        elif isinstance(wp.Q, FactorQ):
+            self.Q = be.factor(wp.Q)
+        else:
+            self.Q = be.matrix(wp.Q.tocsr())
 
 
 class _State:
-    def __init__(self, be, m, n, x0=None, y0=None):
+    def __init__(self, be, m, n, x0=None, y0=None, quadratic=False):
         z = be.zeros
         self.x = be.asarray(x0) if x0 is not None else z(n)
         self.y = be.asarray(y0) if y0 is not None else z(m)
@@ -93,6 +104,8 @@ class _State:
         self.yhat, self.axbar, self.axhat = z(m), z(m), z(m)
         self.ax0, self.aty0 = z(m), z(n)    # A x0 and A'y0, refreshed at each restart
         self.scal = z(NSCAL)
+        if quadratic:
+            self.qx, self.qxhat, self.qx0 = z(n), z(n), z(n)   # Q x, Q xhat, Q x0
 
 
 @dataclass
@@ -108,15 +121,14 @@ def power_norm(be, dev, iters, tol, seed):
     m, n = dev.A.shape
     if m == 0 or n == 0 or dev.A.nnz == 0:
         return 0.0
-    xp = be.xp
     v = be.asarray(np.random.default_rng(seed).standard_normal(n))
-    v /= xp.linalg.norm(v)
+    v /= be.norm(v)
     av, w = be.zeros(m), be.zeros(n)
     lam = 0.0
     for _ in range(iters):
         be.spmv(dev.A, v, av)
         be.spmv(dev.AT, av, w)
-        new = float(xp.linalg.norm(w))
+        new = float(be.norm(w))
         if new == 0.0:
             return 0.0
         v = w / new
@@ -125,6 +137,45 @@ def power_norm(be, dev, iters, tol, seed):
             break
         lam = new
     return math.sqrt(lam)
+
+
+def quadratic_norm(be, dev, iters, tol, seed):
+    """(lambda_max(Q), v'Qv / v'v at the most negative Rayleigh quotient seen) by power iteration
+    on Q and on lambda_max I - Q. A negative second value proves Q is not positive semidefinite."""
+    from .errors import NonConvexError
+    n = dev.Q.shape[0]
+    rng = np.random.default_rng(seed + 1)
+
+    def power(shift):
+        v = be.asarray(rng.standard_normal(n))
+        v /= be.norm(v)
+        qv = be.zeros(n)
+        lam, lowest = 0.0, math.inf
+        for _ in range(iters):
+            be.qmv(dev.Q, v, qv)
+            rayleigh = float(be.dot(v, qv))
+            lowest = min(lowest, rayleigh)
+            w = shift * v - qv if shift else qv
+            new = float(be.norm(w))
+            if new == 0.0:
+                break
+            v = w / new
+            if abs(new - lam) <= tol * new:
+                lam = new
+                break
+            lam = new
+        return lam, lowest
+
+    lam_max, low1 = power(0.0)
+    if lam_max == 0.0:
+        return 0.0
+    _, low2 = power(lam_max)
+    lowest = min(low1, low2)
+    if lowest < -1e-9 * lam_max:
+        raise NonConvexError(f"the objective is not convex: Q has negative curvature "
+                             f"(a direction v with v'Qv / v'v = {lowest:.3g}, while "
+                             f"||Q|| = {lam_max:.3g}, in the scaled problem)")
+    return lam_max
 
 
 def _norm_upper_bound(A):
@@ -147,9 +198,12 @@ class Engine:
         be.check_memory(wp.A.shape[0], wp.A.shape[1], wp.A.nnz)
         self.dev = _Device(be, wp)
         m, n = wp.A.shape
-        self.st = _State(be, m, n, x_start, y_start)
+        self.quadratic = self.dev.Q is not None
+        self.st = _State(be, m, n, x_start, y_start, self.quadratic)
         be.spmv(self.dev.A, self.st.x0, self.st.ax0)
         be.spmv(self.dev.AT, self.st.y0, self.st.aty0)
+        if self.quadratic:
+            be.qmv(self.dev.Q, self.st.x0, self.st.qx0)
         be.synchronize()
         self.upload_time = time.perf_counter() - t
         t = time.perf_counter()
@@ -160,6 +214,10 @@ class Engine:
         norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
         self.norm_a = norm_a
         self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
+        self.lambda_q = 0.0
+        if self.quadratic:
+            self.lambda_q = 1.01 * quadratic_norm(be, self.dev, opts.power_iterations,
+                                                  opts.power_tol, opts.seed)
         if opts.bound_objective_rescaling:
             weight = 1.0
         else:
@@ -186,10 +244,24 @@ class Engine:
     def weight(self):
         return math.exp(self.pid.log_weight)
 
+    @property
+    def tau(self):
+        return 1.0 / (self.lambda_q + self.weight / self.eta)
+
     def _set_scalars(self, k0):
-        w = self.weight
         self.k0 = k0
-        self.be.set_scalars(self.st.scal, [self.eta / w, self.eta * w, k0, self.opts.reflection])
+        self.be.set_scalars(self.st.scal, [self.tau, self.eta * self.weight, k0,
+                                           self.opts.reflection])
+
+    def _primal(self, i, update):
+        """One primal step of iteration i (with the linearised quadratic when there is one)."""
+        be, d, s = self.be, self.dev, self.st
+        if self.quadratic:
+            be.qmv(d.Q, s.x, s.qx)
+            be.primal_step_q(i, update, s.scal, s.x, s.aty, s.qx, d.c, d.cl, d.cu, s.x0, s.xhat,
+                             s.xbar)
+        else:
+            be.primal_step(i, update, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
 
     # -------------------------------------------------------------------------------- window
     def _run_window(self):
@@ -197,7 +269,7 @@ class Engine:
         last = self.K - 1
         for i in range(self.K):
             be.spmv(d.AT, s.y, s.aty)
-            be.primal_step(i, i != last, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
+            self._primal(i, i != last)
             be.spmv(d.A, s.xbar, s.axbar)
             be.dual_step(i, i != last, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
 
@@ -209,15 +281,14 @@ class Engine:
         for i in range(self.K):
             while True:
                 be.spmv(d.AT, s.y, s.aty)
-                be.primal_step(i, False, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat,
-                               s.xbar)
+                self._primal(i, False)
                 be.spmv(d.A, s.xbar, s.axbar)
                 be.dual_step(i, False, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
                 be.spmv(d.A, s.xhat, s.axhat)
                 dx, dy = s.xhat - s.x, s.yhat - s.y
                 w = self.weight
-                movement = 0.5 * (w * float(dx @ dx) + float(dy @ dy) / w)
-                interaction = abs(float(dy @ (s.axbar - s.axhat)))
+                movement = 0.5 * (w * float(be.dot(dx, dx)) + float(be.dot(dy, dy)) / w)
+                interaction = abs(float(be.dot(dy, s.axbar - s.axhat)))
                 limit = movement / interaction if interaction > 0 else math.inf
                 self._attempts += 1
                 n = self._attempts
@@ -235,67 +306,82 @@ class Engine:
         """(value, violation) of a Farkas-ray candidate `ray` with A'ray = `at_ray`; the
         violation is in original units and ignores sign errors in `ray` (the check on the original
         problem sees those)."""
-        xp, d = self.be.xp, self.dev
+        be, xp, d = self.be, self.be.xp, self.dev
+        dot = be.dot
         ray_c = xp.maximum(ray, 0.0) * d.rl_fin + xp.minimum(ray, 0.0) * d.ru_fin
         zr = -at_ray
         zr = xp.maximum(zr, 0.0) * d.cl_fin + xp.minimum(zr, 0.0) * d.cu_fin
-        value = (xp.maximum(ray_c, 0.0) @ d.rl0 + xp.minimum(ray_c, 0.0) @ d.ru0
-                 + xp.maximum(zr, 0.0) @ d.cl0 + xp.minimum(zr, 0.0) @ d.cu0)
-        return value, xp.linalg.norm((at_ray + zr) * d.col_unscale)
+        value = (dot(xp.maximum(ray_c, 0.0), d.rl0) + dot(xp.minimum(ray_c, 0.0), d.ru0)
+                 + dot(xp.maximum(zr, 0.0), d.cl0) + dot(xp.minimum(zr, 0.0), d.cu0))
+        return value, be.norm((at_ray + zr) * d.col_unscale)
 
-    def _primal_ray_terms(self, ray, a_ray):
-        """(value, violation) of a primal-ray candidate `ray` with A ray = `a_ray`."""
-        xp, d = self.be.xp, self.dev
-        return (-(d.c @ ray),
-                xp.linalg.norm((a_ray - xp.clip(a_ray, d.rcone_lo, d.rcone_hi)) * d.row_unscale)
-                + xp.linalg.norm((ray - xp.clip(ray, d.ccone_lo, d.ccone_hi)) * d.x_unscale))
+    def _primal_ray_terms(self, ray, a_ray, q_ray):
+        """(value, violation) of a primal-ray candidate `ray` with A ray = `a_ray` and
+        Q ray = `q_ray` (None for an LP), the violation in original units."""
+        be, xp, d = self.be, self.be.xp, self.dev
+        viol = (be.norm((a_ray - xp.clip(a_ray, d.rcone_lo, d.rcone_hi)) * d.row_unscale)
+                + be.norm((ray - xp.clip(ray, d.ccone_lo, d.ccone_hi)) * d.x_unscale))
+        if q_ray is not None:
+            viol = viol + be.norm(q_ray * d.col_unscale) / self.wp.theta_b
+        return -be.dot(d.c, ray), viol
 
     def _ray_candidates(self):
         """Candidate rays, each as (kind, vector, its image): the last step T(z) - z, the PDHG
         iterate itself (iterates grow along the ray of an infeasible problem) and the epoch's
         displacement from the anchor."""
         s = self.st
-        return [("dual", s.yhat - s.y, s.atyhat - s.aty), ("dual", s.yhat, s.atyhat),
-                ("dual", s.yhat - s.y0, s.atyhat - s.aty0),
-                ("primal", s.xhat - s.x, s.axbar - s.axhat), ("primal", s.xhat, s.axhat),
-                ("primal", s.xhat - s.x0, s.axhat - s.ax0)]
+        q = self.quadratic
+        return [("dual", s.yhat - s.y, s.atyhat - s.aty, None), ("dual", s.yhat, s.atyhat, None),
+                ("dual", s.yhat - s.y0, s.atyhat - s.aty0, None),
+                ("primal", s.xhat - s.x, s.axbar - s.axhat, s.qxhat - s.qx if q else None),
+                ("primal", s.xhat, s.axhat, s.qxhat if q else None),
+                ("primal", s.xhat - s.x0, s.axhat - s.ax0, s.qxhat - s.qx0 if q else None)]
 
     def _stats(self, elapsed) -> IterationStats:
         be, d, s, wp = self.be, self.dev, self.st, self.wp
-        xp = be.xp
+        xp, dot = be.xp, be.dot
         be.spmv(d.A, s.xhat, s.axhat)
         be.spmv(d.AT, s.yhat, s.atyhat)
-        nrm = xp.linalg.norm
+        nrm = be.norm
         rr = s.axhat - xp.clip(s.axhat, d.rl, d.ru)
-        g = d.c - s.atyhat
-        zr = xp.maximum(g, 0.0) * d.cl_fin + xp.minimum(g, 0.0) * d.cu_fin
         dx = s.xhat - s.x
         dy = s.yhat - s.y
         adx = s.axbar - s.axhat
+        if self.quadratic:
+            be.qmv(d.Q, s.xhat, s.qxhat)
+            g = d.c + s.qxhat - s.atyhat
+            quad = 0.5 * dot(s.xhat, s.qxhat)
+            dxqdx = dot(dx, s.qxhat - s.qx)
+        else:
+            g = d.c - s.atyhat
+            quad = dxqdx = 0.0
+        zr = xp.maximum(g, 0.0) * d.cl_fin + xp.minimum(g, 0.0) * d.cu_fin
         vals = [
             nrm(rr * d.row_unscale),                                       # 0 primal abs
             nrm((g - zr) * d.col_unscale),                                 # 1 dual abs
-            d.c @ s.xhat,                                                  # 2 pobj (scaled)
-            xp.maximum(s.yhat, 0.0) @ d.rl0 + xp.minimum(s.yhat, 0.0) @ d.ru0
-            + xp.maximum(zr, 0.0) @ d.cl0 + xp.minimum(zr, 0.0) @ d.cu0,  # 3 dobj (scaled)
-            dx @ dx, dy @ dy, dy @ adx,                                    # 4, 5, 6
+            dot(d.c, s.xhat) + quad,                                       # 2 pobj (scaled)
+            dot(xp.maximum(s.yhat, 0.0), d.rl0) + dot(xp.minimum(s.yhat, 0.0), d.ru0)
+            + dot(xp.maximum(zr, 0.0), d.cl0) + dot(xp.minimum(zr, 0.0), d.cu0)
+            - quad,                                                        # 3 dobj (scaled)
+            dot(dx, dx), dot(dy, dy), dot(dy, adx),                        # 4, 5, 6
             nrm(s.xhat - s.x0), nrm(s.yhat - s.y0),                        # 7, 8
+            dxqdx,                                                         # 9
         ]
         cands = self._ray_candidates()
-        for kind, ray, image in cands:
+        for kind, ray, image, q_image in cands:
             vals.extend(self._farkas_terms(ray, image) if kind == "dual"
-                        else self._primal_ray_terms(ray, image))
+                        else self._primal_ray_terms(ray, image, q_image))
         v = self.be.fetch(vals)
         best = {"dual": (math.inf, -1), "primal": (math.inf, -1)}
-        for j, (kind, _, _) in enumerate(cands):
-            value, viol = v[9 + 2 * j], v[10 + 2 * j]
+        for j, (kind, _, _, _) in enumerate(cands):
+            value, viol = v[10 + 2 * j], v[11 + 2 * j]
             value *= wp.obj_unscale
             rel = viol / value if value > 0 and math.isfinite(value) else math.inf
             if rel < best[kind][0]:
                 best[kind] = (rel, j)
         self._best_ray = {k: j for k, (_, j) in best.items()}
         w, eta = self.weight, self.eta
-        r2 = (w / eta) * v[4] + v[5] / (eta * w) + 2.0 * v[6]
+        r2 = v[4] / self.tau - v[9] + v[5] / (eta * w) + 2.0 * v[6]
         k = wp.objective_constant
         pobj = v[2] * wp.obj_unscale + k
         dobj = v[3] * wp.obj_unscale + k
@@ -319,6 +405,8 @@ class Engine:
             dst[...] = s.yhat
         s.ax0[...] = s.axhat
         s.aty0[...] = s.atyhat
+        if self.quadratic:
+            s.qx0[...] = s.qxhat
         self._set_scalars(0.0)
         self.restarts += 1
         self.epoch_start = self.iterations

@@ -15,7 +15,46 @@ import scipy.sparse as sp
 
 from .errors import ProblemError
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "FactorQ"]
+
+
+class FactorQ:
+    """A quadratic term Q = F F' + diag(d) that is never formed (factor-model covariance).
+
+    F is dense (n, k), d is (n,) (default zeros). `Q @ x` works on vectors; `tocsr()` forms the
+    matrix and is meant for small n only (writing MPS, tests).
+    """
+
+    def __init__(self, F, d=None):
+        F = np.ascontiguousarray(np.asarray(F, dtype=np.float64))
+        if F.ndim != 2:
+            raise ProblemError(f"FactorQ: F must be 2-D (n, k), got {F.ndim} dimensions")
+        n = F.shape[0]
+        d = np.zeros(n) if d is None else np.asarray(d, dtype=np.float64).ravel().copy()
+        if d.shape[0] != n:
+            raise ProblemError(f"FactorQ: d has length {d.shape[0]}, expected {n}")
+        if not (np.isfinite(F).all() and np.isfinite(d).all()):
+            raise ProblemError("FactorQ: F and d must be finite")
+        self.F, self.d = F, d
+        self.shape = (n, n)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.F.size + np.count_nonzero(self.d))
+
+    @property
+    def T(self):
+        return self
+
+    def __matmul__(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self.F @ (self.F.T @ x) + self.d * x
+
+    def diagonal(self):
+        return np.einsum("ij,ij->i", self.F, self.F) + self.d
+
+    def tocsr(self):
+        return sp.csr_matrix(self.F @ self.F.T + np.diag(self.d))
 
 
 def _vector(name, value, size, default):
@@ -111,9 +150,14 @@ class Problem:
         self.row_upper = _vector("row_upper", row_upper, m, np.inf)
         self.col_lower = _vector("col_lower", col_lower, n, 0.0)
         self.col_upper = _vector("col_upper", col_upper, n, np.inf)
-        self.Q = _csr("Q", Q, (n, n)) if Q is not None else None
-        if self.Q is not None and self.Q.nnz == 0:
-            self.Q = None
+        if isinstance(Q, FactorQ):
+            if Q.shape != (n, n):
+                raise ProblemError(f"Q has shape {Q.shape}, expected {(n, n)}")
+            self.Q = Q
+        else:
+            self.Q = _csr("Q", Q, (n, n)) if Q is not None else None
+            if self.Q is not None and self.Q.nnz == 0:
+                self.Q = None
         self.objective_constant = float(objective_constant)
         if sense in ("min", "minimize", "minimise", 1):
             self.sense = "min"
@@ -157,7 +201,7 @@ class Problem:
                 i = int(bad[0])
                 raise ProblemError(f"{pre}_lower > {pre}_upper at {_label(names, i, kind)}: "
                                    f"{float(lo[i])!r} > {float(hi[i])!r}")
-        if self.Q is not None:
+        if self.Q is not None and not isinstance(self.Q, FactorQ):
             diff = self.Q - self.Q.T
             if diff.nnz:
                 scale = max(1.0, float(np.abs(self.Q.data).max()))
@@ -223,6 +267,8 @@ class Problem:
         def mclose(P, R):
             if P is None or R is None:
                 return P is None and R is None
+            if isinstance(P, FactorQ) or isinstance(R, FactorQ):
+                P, R = P.tocsr(), R.tocsr()
             if P.shape != R.shape:
                 return False
             D = (P - R).tocoo()

@@ -56,10 +56,41 @@ def _max_reduce(absdata, indptr, colperm, colptr):
 
 
 def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=10,
-                    pock_chambolle_alpha=1.0, bound_objective_rescaling=True):
-    """Return (Scaling, A~ as CSR, c~, row_lower~, row_upper~) for the given LP data.
-    Column bounds are scaled by the caller with `D2` and `theta_b` (see module docstring)."""
+                    pock_chambolle_alpha=1.0, bound_objective_rescaling=True, Q=None):
+    """Return (Scaling, A~ as CSR, c~, row_lower~, row_upper~, Q~) for the given LP or QP data.
+    Column bounds are scaled by the caller with `D2` and `theta_b` (see module docstring).
+
+    With a quadratic term the column factors equilibrate the stacked matrix [Q; A] (a FactorQ
+    contributes its diagonal), and Q~ = (theta_c / theta_b) D2 Q D2 keeps the objective's two
+    parts in proportion."""
+    from .problem import FactorQ
     m, n = A.shape
+    factor = isinstance(Q, FactorQ)
+    qdata = qdiag = q_row = None
+    if factor:
+        qdiag = np.abs(Q.diagonal())
+    elif Q is not None:
+        Q = Q.tocsr()
+        qdata = np.abs(Q.data).astype(np.float64)
+        q_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(Q.indptr))
+
+    def q_colmax():
+        if Q is None:
+            return np.zeros(n)
+        if factor:
+            return qdiag
+        out = np.zeros(n)
+        rows = np.flatnonzero(np.diff(Q.indptr) > 0)
+        if rows.size:
+            out[rows] = np.maximum.reduceat(qdata, Q.indptr[rows])
+        return out
+
+    def q_colsum():
+        if Q is None:
+            return np.zeros(n)
+        if factor:
+            return qdiag
+        return np.bincount(Q.indices, weights=qdata, minlength=n)
     data = np.abs(A.data).astype(np.float64)
     indices = A.indices
     row_of = np.repeat(np.arange(m, dtype=np.int64), np.diff(A.indptr))
@@ -69,10 +100,14 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
     D2 = np.ones(n)
 
     def apply(d1, d2):
-        nonlocal data
+        nonlocal data, qdata, qdiag
         D1[:] *= d1
         D2[:] *= d2
         data = data * d1[row_of] * d2[indices]
+        if Q is not None and factor:
+            qdiag = qdiag * d2 * d2
+        elif Q is not None:
+            qdata = qdata * d2[q_row] * d2[Q.indices]
 
     def inv_sqrt(v):
         out = np.ones_like(v)
@@ -82,11 +117,11 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
 
     for _ in range(ruiz_iterations):
         rmax, cmax = _max_reduce(data, A.indptr, colperm, colptr)
-        apply(inv_sqrt(rmax), inv_sqrt(cmax))
+        apply(inv_sqrt(rmax), inv_sqrt(np.maximum(cmax, q_colmax())))
     if pock_chambolle_alpha is not None and pock_chambolle_alpha >= 0:
         a = float(pock_chambolle_alpha)
         rs = np.bincount(row_of, weights=data ** a, minlength=m)
-        cs = np.bincount(indices, weights=data ** (2.0 - a), minlength=n)
+        cs = np.bincount(indices, weights=data ** (2.0 - a), minlength=n) + q_colsum()
         apply(inv_sqrt(rs), inv_sqrt(cs))
 
     As = sp.csr_matrix((A.data * D1[row_of] * D2[indices], indices.copy(), A.indptr.copy()),
@@ -98,4 +133,12 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
     if bound_objective_rescaling:
         theta_b = 1.0 / (1.0 + finite_norm(rl, ru))
         theta_c = 1.0 / (1.0 + float(np.linalg.norm(cs_)))
-    return (Scaling(D1, D2, theta_b, theta_c), As, theta_c * cs_, theta_b * rl, theta_b * ru)
+    Qs = None
+    if Q is not None:
+        ratio = theta_c / theta_b
+        if factor:
+            Qs = FactorQ(np.sqrt(ratio) * D2[:, None] * Q.F, ratio * D2 * D2 * Q.d)
+        else:
+            Qs = sp.csr_matrix((ratio * Q.data * D2[q_row] * D2[Q.indices], Q.indices.copy(),
+                                Q.indptr.copy()), shape=Q.shape)
+    return (Scaling(D1, D2, theta_b, theta_c), As, theta_c * cs_, theta_b * rl, theta_b * ru, Qs)

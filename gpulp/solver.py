@@ -64,20 +64,18 @@ def _clip_sign(v, lo, hi):
 
 
 def _solve(problem: Problem, opts, timers, t0) -> Result:
-    if problem.is_qp:
-        raise GpulpError("quadratic objectives are not supported by this version of gpulp "
-                         "(convex QP support is planned); the file has a Q matrix")
     s = -1.0 if problem.sense == "max" else 1.0
     c = s * problem.c
     logger.info(f"gpulp: {problem.name or 'problem'}: {problem.num_rows} rows, "
                 f"{problem.num_cols} columns, {problem.nnz} nonzeros, sense {problem.sense}")
-    if problem.nnz == 0:
+    if problem.nnz == 0 and not problem.is_qp:
         return _solve_separable(problem, c, s, opts)
 
     with timers.phase("scale"):
-        sc, As, cs, rls, rus = compute_scaling(problem.A, c, problem.row_lower, problem.row_upper,
-                                               opts.ruiz_iterations, opts.pock_chambolle_alpha,
-                                               opts.bound_objective_rescaling)
+        sc, As, cs, rls, rus, Qs = compute_scaling(
+            problem.A, c, problem.row_lower, problem.row_upper, opts.ruiz_iterations,
+            opts.pock_chambolle_alpha, opts.bound_objective_rescaling,
+            None if problem.Q is None else _signed(problem.Q, s))
         cls = sc.theta_b * problem.col_lower / sc.D2
         cus = sc.theta_b * problem.col_upper / sc.D2
         from .pdhg import WorkingProblem
@@ -88,7 +86,7 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
                             obj_unscale=1.0 / (sc.theta_b * sc.theta_c),
                             objective_constant=s * problem.objective_constant,
                             b_norm=finite_norm(problem.row_lower, problem.row_upper),
-                            c_norm=float(np.linalg.norm(c)))
+                            c_norm=float(np.linalg.norm(c)), theta_b=sc.theta_b, Q=Qs)
 
     from .backend import get_backend
     be, note = get_backend(opts.device, opts.threads)
@@ -116,7 +114,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c):
         xs, ys = engine.solution()
         x = sc.unscale_x(xs)
         y = sc.unscale_y(ys)
-        z = _clip_sign(c - problem.A.T @ y, problem.col_lower, problem.col_upper)
+        grad = c if problem.Q is None else c + s * (problem.Q @ x)
+        z = _clip_sign(grad - problem.A.T @ y, problem.col_lower, problem.col_upper)
         return x, s * y, s * z
 
     def finish(status, x, y, z, report=None, certificate=None, message=""):
@@ -191,6 +190,18 @@ def _check_ray(problem, engine, sc, s, kind, opts, finish):
 def _certificate_result(finish, status, x, y, z, rep):
     return finish(status, x, y, z,
                   certificate={"kind": rep.kind, "value": rep.value, "violation": rep.violation})
+
+
+def _signed(Q, s):
+    """s * Q, the quadratic term of the minimisation form."""
+    from .errors import NonConvexError
+    from .problem import FactorQ
+    if s > 0:
+        return Q
+    if isinstance(Q, FactorQ):
+        raise NonConvexError("maximising 0.5 x'(F F' + D)x is not a convex problem: give the "
+                             "quadratic term with a minimisation, or negate it in a dense/sparse Q")
+    return -Q
 
 
 def _solve_separable(problem: Problem, c, s, opts) -> Result:

@@ -62,8 +62,7 @@ def finite_bound_norm(lo, hi) -> float:
 
 def _min_form(problem):
     s = -1.0 if problem.sense == "max" else 1.0
-    Q = None if problem.Q is None else problem.Q.tocsr().astype(np.float64)
-    return s, s * np.asarray(problem.c, dtype=np.float64), Q
+    return s, s * np.asarray(problem.c, dtype=np.float64), problem.Q
 
 
 def _clip_sign(v, lo, hi):

@@ -56,6 +56,52 @@ __global__ void gpulp_primal_step(int i, int update, const double* __restrict__ 
     if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
 }
 
+// gpulp_primal_step with the linearised quadratic: the gradient is c + qx - aty (qx = Q x).
+__global__ void gpulp_primal_step_q(int i, int update, const double* __restrict__ scal,
+                                    double* __restrict__ x, const double* __restrict__ aty,
+                                    const double* __restrict__ qx, const double* __restrict__ c,
+                                    const double* __restrict__ lo, const double* __restrict__ hi,
+                                    const double* __restrict__ x0, double* __restrict__ xhat,
+                                    double* __restrict__ xbar, long long n) {
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    double tau = scal[0], k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    double xj = x[j];
+    double v = fmin(fmax(xj - tau * (c[j] + qx[j] - aty[j]), lo[j]), hi[j]);
+    xhat[j] = v;
+    double xb = 2.0 * v - xj;
+    xbar[j] = xb;
+    if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
+}
+
+// Like `t += F.T @ x` for row-major F (n, k), k <= 128; t must be zeroed first. Each block
+// reduces its rows in shared memory, then adds k partial sums atomically.
+__global__ void gpulp_factor_ft(const double* __restrict__ F, const double* __restrict__ x,
+                                double* __restrict__ t, long long n, int k) {
+    __shared__ double acc[128];
+    for (int c = threadIdx.x; c < k; c += blockDim.x) acc[c] = 0.0;
+    __syncthreads();
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < n) {
+        double xr = x[r];
+        for (int c = 0; c < k; ++c) atomicAdd(&acc[c], F[r * k + c] * xr);
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < k; c += blockDim.x) atomicAdd(&t[c], acc[c]);
+}
+
+// Like `out = F @ t + d * x` for row-major F (n, k).
+__global__ void gpulp_factor_fq(const double* __restrict__ F, const double* __restrict__ t,
+                                const double* __restrict__ d, const double* __restrict__ x,
+                                double* __restrict__ out, long long n, int k) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= n) return;
+    double s = d[r] * x[r];
+    for (int c = 0; c < k; ++c) s += F[r * k + c] * t[c];
+    out[r] = s;
+}
+
 // Like `v = y - sigma*axbar; yhat = minimum(0, v + sigma*hi) + maximum(0, v + sigma*lo)`, then
 // when `update`, `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`.
 __global__ void gpulp_dual_step(int i, int update, const double* __restrict__ scal,

@@ -152,9 +152,21 @@ def test_adaptive_step_option_solves():
     assert res.objective == pytest.approx(9.0, abs=1e-4)
 
 
-def test_quadratic_objective_is_refused_clearly():
-    p = Problem([1.0, 1.0], [[1.0, 1.0]], [1.0], [1.0], Q=np.eye(2))
-    with pytest.raises(gpulp.GpulpError, match="quadratic"):
+def test_small_qp_matches_hand_solution():
+    # min 0.5(a^2 + b^2) - a - b  s.t. a + b <= 1: a = b = 0.5, y = -0.5, objective -0.75
+    p = Problem([-1.0, -1.0], [[1.0, 1.0]], [-np.inf], [1.0], [-np.inf] * 2, [np.inf] * 2,
+                Q=np.eye(2))
+    res = gpulp.solve(p, tol=1e-8, device="cpu")
+    assert res.status == Status.OPTIMAL and res.verified
+    np.testing.assert_allclose(res.x, [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(res.y, [-0.5], atol=1e-6)
+    assert res.objective == pytest.approx(-0.75, abs=1e-7)
+
+
+def test_nonconvex_quadratic_is_a_clear_error():
+    p = Problem([0.0, 0.0], [[1.0, 1.0]], [-1.0], [1.0], [-1, -1], [1, 1],
+                Q=[[1.0, 0.0], [0.0, -2.0]])
+    with pytest.raises(gpulp.NonConvexError, match="convex"):
         gpulp.solve(p, device="cpu")
 
 
