@@ -66,8 +66,10 @@ def _clip_sign(v, lo, hi):
 def _solve(problem: Problem, opts, timers, t0) -> Result:
     s = -1.0 if problem.sense == "max" else 1.0
     c = s * problem.c
-    logger.info(f"gpulp: {problem.name or 'problem'}: {problem.num_rows} rows, "
-                f"{problem.num_cols} columns, {problem.nnz} nonzeros, sense {problem.sense}")
+    logger.info(f"{problem.name or 'problem'}: {problem.num_rows} rows, {problem.num_cols} "
+                f"columns, {problem.nnz} nonzeros, {'QP' if problem.is_qp else 'LP'}, sense "
+                f"{problem.sense}" + (f", {int(problem.integrality.sum())} integer columns "
+                                      f"relaxed" if problem.is_mip else ""))
     if problem.nnz == 0 and not problem.is_qp:
         return _solve_separable(problem, c, s, opts)
 
