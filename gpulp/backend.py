@@ -198,6 +198,10 @@ class CpuBackend:
     def check_memory(self, m, n, nnz):
         """Raise DeviceError when the problem cannot fit (never on the CPU)."""
 
+    def out_of_memory(self, exc):
+        """A DeviceError standing for `exc` when it means the device is out of memory."""
+        return None
+
     def synchronize(self):
         pass
 
@@ -366,6 +370,14 @@ class CupyBackend:
     def memory_needed(self, m, n, nnz):
         """Bytes the engine allocates for an m x n working problem with nnz nonzeros."""
         return 2 * (nnz * 12 + (max(m, n) + 2) * 8) + 8 * (22 * n + 16 * m)
+
+    def out_of_memory(self, exc):
+        """A DeviceError for a CuPy out-of-memory exception, else None."""
+        from .errors import DeviceError
+        if isinstance(exc, self.cp.cuda.memory.OutOfMemoryError):
+            return DeviceError(f"the GPU ran out of memory ({exc}); use device='cpu' or a "
+                               f"smaller problem")
+        return None
 
     def check_memory(self, m, n, nnz):
         from .errors import DeviceError

@@ -94,8 +94,14 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
     be, note = get_backend(opts.device, opts.threads)
     if note:
         logger.info(note)
-    with be.activate():
-        return _iterate(problem, opts, timers, t0, be, wp, sc, s, c)
+    try:
+        with be.activate():
+            return _iterate(problem, opts, timers, t0, be, wp, sc, s, c)
+    except Exception as exc:
+        oom = be.out_of_memory(exc)
+        if oom is not None:
+            raise oom from exc
+        raise
 
 
 def _iterate(problem, opts, timers, t0, be, wp, sc, s, c):

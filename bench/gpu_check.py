@@ -1,0 +1,238 @@
+"""Every GPU check of the GPU-engine issue, in one script, so that one device call reruns them.
+
+    python -m bench.gpu_check --part all --out DIR          # on the device machine
+    python -m bench.gpu_check --part floor,small --dry-run  # here, on the CPU, tiny sizes
+
+Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jsonl):
+  floor    measured copy bandwidth; time per iteration on a ~10M-nonzero generated LP against
+           (2 nnz 12 B + 10 (m + n) 8 B) / bandwidth; achieved GB/s
+  small    per-iteration wall time on netlib afiro (graph replay), first-call compile time and
+           graph-capture time reported apart
+  large    CVaR 25k x 25k (10.1M), allocation 20k x 200k (1.8M), transport 3k x 2M (4.0M): time
+           to 1e-4 and 1e-8 on the GPU, beside HiGHS IPM (and simplex) on the same instance
+  memory   peak device memory on the 10M LP, and the largest generated CVaR LP that fits
+  profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP
+  agree    all tiny hand-solved LPs and the shared netlib / infeasible sets: GPU and CPU statuses
+           and objectives agree (CPU limited to --cpu-limit seconds per instance)
+The harness (`python -m bench run --solvers gpulp-gpu,gpulp-cpu,highs-ipm ...`) gives the full
+side-by-side tables; this script measures what the harness cannot see (bandwidth, per-iteration
+time, memory, kernel profiles).
+
+Knows: the measurement protocol of shared/BENCH.md for these figures.
+Must not know: the engine's internals beyond the public options and result timers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gpulp  # noqa: E402
+from instances import generators  # noqa: E402
+
+LARGE = [("cvar", 10_100_000), ("allocation", 1_800_000), ("transport", 4_000_000)]
+
+
+def _emit(out, part, **row):
+    row = {"part": part, "date": time.strftime("%Y-%m-%d"), **row}
+    print(json.dumps(row), flush=True)
+    if out:
+        with open(Path(out) / "gpu_check.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+def _device(dry):
+    return "cpu" if dry else "gpu"
+
+
+def copy_bandwidth(dry):
+    """Bytes read plus written per second by a large device-to-device copy."""
+    if dry:
+        a = np.random.default_rng(0).random(2**24)
+        b = np.empty_like(a)
+        t = time.perf_counter()
+        for _ in range(10):
+            np.copyto(b, a)
+        return 2 * a.nbytes * 10 / (time.perf_counter() - t)
+    import cupy as cp
+    a = cp.random.random(2**27)
+    b = cp.empty_like(a)
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    cp.copyto(b, a)
+    start.record()
+    for _ in range(20):
+        cp.copyto(b, a)
+    end.record()
+    end.synchronize()
+    return 2 * a.nbytes * 20 / (cp.cuda.get_elapsed_time(start, end) / 1e3)
+
+
+def per_iteration(problem, device, iterations, check_every):
+    """Seconds per iteration of the iterate phase (windows plus their syncs), and the timers."""
+    res = gpulp.solve(problem, tol=1e-15, iteration_limit=iterations, device=device,
+                      check_every=check_every)
+    return res.timers["iterate"] / max(res.iterations, 1), res
+
+
+def part_floor(args):
+    nnz = 200_000 if args.dry_run else 10_000_000
+    p = generators.by_nnz("cvar", nnz, seed=1)
+    bw = copy_bandwidth(args.dry_run)
+    m, n = p.num_rows, p.num_cols
+    floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
+    t_iter, res = per_iteration(p, _device(args.dry_run), 2000 if not args.dry_run else 256, 200)
+    _emit(args.out, "floor", rows=m, cols=n, nnz=p.nnz, copy_GBps=bw / 1e9,
+          floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
+          ratio=t_iter / (floor_bytes / bw), achieved_GBps=floor_bytes / t_iter / 1e9,
+          timers=res.timers)
+
+
+def part_small(args):
+    root = Path(os.environ.get("GPULP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    p = gpulp.read_mps(root / "instances" / "netlib" / "afiro.mps.gz")
+    for k in (64, 128, 256):
+        t_iter, res = per_iteration(p, _device(args.dry_run), 20 * k, k)
+        _emit(args.out, "small", instance="afiro", check_every=k, iter_us=t_iter * 1e6,
+              compile_s=res.timers.get("compile"), capture_s=res.timers.get("capture"),
+              timers=res.timers)
+
+
+def _highs_time(problem, solver, time_limit):
+    import highspy
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench.solvers import problem_to_highs
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", solver)
+    h.setOptionValue("time_limit", float(time_limit))
+    problem_to_highs(h, problem)
+    t = time.perf_counter()
+    h.run()
+    return time.perf_counter() - t, h.modelStatusToString(h.getModelStatus()), \
+        h.getInfo().objective_function_value
+
+
+def part_large(args):
+    for kind, nnz in LARGE:
+        p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
+        row = dict(kind=kind, rows=p.num_rows, cols=p.num_cols, nnz=p.nnz)
+        for tol in (1e-4, 1e-8):
+            res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args.dry_run))
+            row[f"gpu_{tol:g}"] = dict(status=res.status, time=res.solve_time,
+                                       iterations=res.iterations, objective=res.objective,
+                                       verified=res.verified, timers=res.timers)
+        for solver in ("ipm", "simplex"):
+            t, status, obj = _highs_time(p, solver, args.highs_limit)
+            row[f"highs_{solver}"] = dict(status=status, time=t, objective=obj)
+        _emit(args.out, "large", **row)
+
+
+def part_memory(args):
+    if args.dry_run:
+        _emit(args.out, "memory", skipped="dry run: no device memory to measure")
+        return
+    import cupy as cp
+    from gpulp.backend import CupyBackend
+    pool = cp.get_default_memory_pool()
+    pool.free_all_blocks()
+    p = generators.by_nnz("cvar", 10_000_000, seed=1)
+    gpulp.solve(p, tol=1e-4, iteration_limit=512, device="gpu")
+    peak = pool.total_bytes()
+    free, total = cp.cuda.runtime.memGetInfo()
+    be = CupyBackend()
+    per_nnz = be.memory_needed(p.num_rows, p.num_cols, p.nnz) / p.nnz
+    fit_nnz = int(0.9 * total / per_nnz)
+    _emit(args.out, "memory", nnz=p.nnz, peak_pool_GiB=peak / 2**30, total_GiB=total / 2**30,
+          estimated_bytes_per_nnz=per_nnz, largest_cvar_nnz_estimate=fit_nnz)
+
+
+def part_profile(args):
+    if args.dry_run:
+        _emit(args.out, "profile", skipped="dry run")
+        return
+    import cupy as cp
+    from cupyx.profiler import benchmark
+    from gpulp.backend import CupyBackend
+    p = generators.by_nnz("cvar", 10_000_000, seed=1)
+    be = CupyBackend()
+    A = be.matrix(p.A)
+    AT = be.matrix(p.A.T.tocsr())
+    m, n = p.num_rows, p.num_cols
+    x, y = cp.random.random(n), cp.random.random(m)
+    ax, aty = cp.empty(m), cp.empty(n)
+    scal = cp.asarray([0.5, 0.5, 3.0, 1.0])
+    c, lo, hi = cp.random.random(n), cp.zeros(n), cp.ones(n)
+    x0, xhat, xbar, yhat = cp.zeros(n), cp.empty(n), cp.empty(n), cp.empty(m)
+    with be.activate():
+        cases = {
+            "spmv A x": lambda: be.spmv(A, x, ax),
+            "spmv A'y": lambda: be.spmv(AT, y, aty),
+            "primal_step": lambda: be.primal_step(0, 1, scal, x, aty, c, lo, hi, x0, xhat, xbar),
+            "dual_step": lambda: be.dual_step(0, 1, scal, y, ax, cp.zeros(m) - 1, cp.ones(m),
+                                              cp.zeros(m), yhat),
+        }
+        for name, fn in cases.items():
+            r = benchmark(fn, n_repeat=50, n_warmup=5)
+            _emit(args.out, "profile", kernel=name, gpu_us=float(np.median(r.gpu_times) * 1e6),
+                  cpu_us=float(np.median(r.cpu_times) * 1e6))
+
+
+def part_agree(args):
+    from instances.tiny import cases
+    dev = _device(args.dry_run)
+    for case in cases():
+        a = gpulp.solve(case["problem"], tol=1e-8, device="cpu")
+        b = gpulp.solve(case["problem"], tol=1e-8, device=dev)
+        _emit(args.out, "agree", instance=case["name"], cpu=a.status, gpu=b.status,
+              same=a.status == b.status and (a.status != "optimal" or math.isclose(
+                  a.objective, b.objective, rel_tol=1e-6, abs_tol=1e-6)))
+    root = Path(os.environ.get("GPULP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    files = sorted((root / "instances" / "netlib").glob("*.mps.gz"))
+    files += sorted((root / "instances" / "infeasible").glob("*.mps.gz"))
+    if args.dry_run:
+        files = files[:3]
+    for f in files:
+        b = gpulp.solve(f, tol=1e-4, time_limit=10, device=dev)
+        a = gpulp.solve(f, tol=1e-4, time_limit=args.cpu_limit, device="cpu")
+        same = a.status == b.status and (a.status != "optimal" or abs(
+            a.objective - b.objective) <= 20e-4 * (1 + abs(a.objective)))
+        _emit(args.out, "agree", instance=f.name, cpu=a.status, gpu=b.status,
+              cpu_time=a.solve_time, gpu_time=b.solve_time, gpu_verified=b.verified, same=same)
+
+
+PARTS = {"floor": part_floor, "small": part_small, "large": part_large, "memory": part_memory,
+         "profile": part_profile, "agree": part_agree}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", default="all", help="comma-separated parts, or all")
+    ap.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_check.jsonl")
+    ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (no GPU)")
+    ap.add_argument("--time-limit", type=float, default=40.0, help="gpulp limit per solve (s)")
+    ap.add_argument("--highs-limit", type=float, default=40.0, help="HiGHS limit per solve (s)")
+    ap.add_argument("--cpu-limit", type=float, default=20.0, help="CPU-path limit in 'agree'")
+    args = ap.parse_args(argv)
+    parts = list(PARTS) if args.part == "all" else args.part.split(",")
+    for name in parts:
+        t = time.perf_counter()
+        try:
+            PARTS[name](args)
+        except Exception as exc:  # noqa: BLE001 - one failing part must not hide the others
+            _emit(args.out, name, error=f"{type(exc).__name__}: {exc}")
+        print(f"# part {name}: {time.perf_counter() - t:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""bench/gpu_check.py runs end to end in its CPU dry-run (the device call uses the same code)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_dry_run(tmp_path, shared_instances):
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part",
+                           "floor,small,memory", "--dry-run", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    assert {r["part"] for r in rows} == {"floor", "small", "memory"}
+    assert not any("error" in r for r in rows), rows
+    floor = next(r for r in rows if r["part"] == "floor")
+    assert floor["iter_us"] > 0 and floor["copy_GBps"] > 0
