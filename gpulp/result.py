@@ -81,6 +81,8 @@ class Result:
     message: str = ""
     timers: dict = field(default_factory=dict)
     certificate: Optional[dict] = None
+    bound: float = float("nan")      # integer layer: the relaxation's bound on the objective
+    mip_gap: float = float("nan")    # integer layer: |objective - bound| / max(1, |objective|)
 
     @property
     def success(self) -> bool:
@@ -109,6 +111,8 @@ class Result:
             "message": self.message,
             "timers": {k: float(v) for k, v in self.timers.items()},
         }
+        if np.isfinite(self.bound):
+            d.update(bound=float(self.bound), mip_gap=num(self.mip_gap))
         if with_vectors:
             d.update(x=vec(self.x), y=vec(self.y), z=vec(self.z))
         return d

@@ -26,12 +26,16 @@ __all__ = ["solve"]
 
 
 def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, device="auto",
-          verbose=False, **options) -> Result:
-    """Solve an LP given as a Problem or a path (.mps, .mps.gz, .qps, .qps.gz).
+          verbose=False, x0=None, y0=None, integer=False, **options) -> Result:
+    """Solve an LP or convex QP given as a Problem or a path (.mps, .mps.gz, .qps, .qps.gz).
 
     Returns a Result whose status is "optimal" only when an independent float64 KKT check on the
     original problem passes at `tol`, and "primal_infeasible" / "dual_infeasible" only with a
-    checked certificate. Other options: see gpulp.options.Options.
+    checked certificate. `x0` and `y0` warm-start the iteration from a primal and a row-dual
+    point of the original problem (HiGHS's signs). `integer=True` honours the integer columns
+    with the rounding layer (gpulp.rounding): the status is then "optimal" (proven), "feasible"
+    (a verified integer point, with `bound` and `mip_gap`) or "no_solution_found". Other options:
+    see gpulp.options.Options.
     """
     timers = Timers()
     opts = make_options(tol=tol, time_limit=time_limit, iteration_limit=iteration_limit,
@@ -47,7 +51,11 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
             raise TypeError("solve() takes a gpulp.Problem or a path to an MPS/QPS file, "
                             f"not {type(problem_or_path).__name__}")
         t0 = time.perf_counter()
-        result = _solve(problem, opts, timers, t0)
+        if integer:
+            from .rounding import solve_integer
+            result = solve_integer(problem, opts)
+        else:
+            result = _solve(problem, opts, timers, t0, x0, y0)
         result.solve_time = time.perf_counter() - t0
         result.timers = dict(timers)
         if opts.verbose:
@@ -63,7 +71,7 @@ def _clip_sign(v, lo, hi):
     return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
 
 
-def _solve(problem: Problem, opts, timers, t0) -> Result:
+def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None) -> Result:
     s = -1.0 if problem.sense == "max" else 1.0
     c = s * problem.c
     logger.info(f"{problem.name or 'problem'}: {problem.num_rows} rows, {problem.num_cols} "
@@ -94,9 +102,11 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
     be, note = get_backend(opts.device, opts.threads)
     if note:
         logger.info(note)
+    x_start = None if x0 is None else sc.theta_b * np.asarray(x0, dtype=np.float64) / sc.D2
+    y_start = None if y0 is None else sc.theta_c * s * np.asarray(y0, dtype=np.float64) / sc.D1
     try:
         with be.activate():
-            return _iterate(problem, opts, timers, t0, be, wp, sc, s, c)
+            return _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start, y_start)
     except Exception as exc:
         oom = be.out_of_memory(exc)
         if oom is not None:
@@ -104,9 +114,9 @@ def _solve(problem: Problem, opts, timers, t0) -> Result:
         raise
 
 
-def _iterate(problem, opts, timers, t0, be, wp, sc, s, c):
+def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=None):
     from .pdhg import Engine
-    engine = Engine(be, wp, opts)
+    engine = Engine(be, wp, opts, x_start=x_start, y_start=y_start)
     timers["compile"] = timers.get("compile", 0.0) + engine.compile_time
     timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
     timers["setup"] = timers.get("setup", 0.0) + engine.setup_time
