@@ -176,3 +176,15 @@ def test_verbose_log_has_the_iteration_table(capsys):
     for col in ("iter", "pres", "dres", "gap", "primal obj", "dual obj", "step", "weight", "rst"):
         assert col in out
     assert "phases:" in out and "iterate" in out and "verify" in out
+
+
+def test_warm_start_from_a_solution_converges_at_once():
+    rng = np.random.default_rng(7)
+    A = rng.uniform(0, 1, (20, 30))
+    p = Problem(-rng.uniform(1, 2, 30), A, np.full(20, -np.inf), np.ones(20), np.zeros(30),
+                np.ones(30))
+    cold = gpulp.solve(p, tol=1e-7, device="cpu")
+    warm = gpulp.solve(p, tol=1e-7, device="cpu", x0=cold.x, y0=cold.y)
+    assert cold.status == warm.status == Status.OPTIMAL
+    assert warm.iterations < cold.iterations / 4
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-6)
