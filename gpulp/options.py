@@ -99,6 +99,15 @@ class Options:
     threads: int = 0
     """CPU threads for the Numba kernels; 0 leaves Numba's default. Range >= 0."""
 
+    polish: bool = False
+    """Feasibility polishing: after convergence, a primal phase (zero objective, from the
+    solution) and, for an LP, a dual phase (zero bounds, from the duals) bring the relative
+    residuals to `polish_tol`; each phase's result is kept only when it reaches polish_tol and
+    the answer still passes verification at `tol`."""
+
+    polish_tol: float = 1e-8
+    """Target relative residual of the polishing phases. Range (0, 1)."""
+
     seed: int = 0
     """Seed of the power iteration's start vector."""
 
@@ -117,6 +126,7 @@ _RANGES = {
     "infeasibility_tol": (0.0, 1.0, False, False),
     "certificate_tol": (0.0, 1.0, False, False),
     "power_tol": (0.0, 1.0, False, False),
+    "polish_tol": (0.0, 1.0, False, False),
 }
 
 _MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,

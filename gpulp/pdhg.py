@@ -189,7 +189,8 @@ def _norm_upper_bound(A):
 class Engine:
     """Runs r2HPDHG windows on a backend until an event; resumable (call run again)."""
 
-    def __init__(self, be, wp: WorkingProblem, opts, log=None, x_start=None, y_start=None):
+    def __init__(self, be, wp: WorkingProblem, opts, log=None, x_start=None, y_start=None,
+                 norm_a=None):
         self.be, self.wp, self.opts, self.log = be, wp, opts, log
         t = time.perf_counter()
         be.warmup()
@@ -207,11 +208,12 @@ class Engine:
         be.synchronize()
         self.upload_time = time.perf_counter() - t
         t = time.perf_counter()
-        est = power_norm(be, self.dev, opts.power_iterations, opts.power_tol, opts.seed)
-        # Power iteration converges from below, slowly when the top singular values cluster; a
-        # step above 1/||A|| makes PDHG diverge. Pad the estimate by 1% (resolved gaps are larger
-        # after `power_iterations` steps) and cap it by the bound sqrt(||A||_1 ||A||_inf).
-        norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
+        if norm_a is None:
+            est = power_norm(be, self.dev, opts.power_iterations, opts.power_tol, opts.seed)
+            # Power iteration converges from below, slowly when the top singular values cluster;
+            # a step above 1/||A|| makes PDHG diverge. Pad the estimate by 1% (resolved gaps are
+            # larger after `power_iterations` steps) and cap it by sqrt(||A||_1 ||A||_inf).
+            norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
         self.norm_a = norm_a
         self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
         self.lambda_q = 0.0
@@ -431,9 +433,10 @@ class Engine:
             self._continue(stats)
 
     # -------------------------------------------------------------------------------- loop
-    def run(self, tol, infeasibility_tol, deadline, on_stats=None) -> EngineEvent:
-        """Iterate until converged at `tol`, a ray candidate within `infeasibility_tol`, the
-        deadline (time.perf_counter() value) or the iteration limit."""
+    def run(self, tol, infeasibility_tol, deadline, on_stats=None, criterion="kkt") -> EngineEvent:
+        """Iterate until converged at `tol` (by `criterion`, see termination.converged), a ray
+        candidate within `infeasibility_tol`, the deadline (time.perf_counter() value) or the
+        iteration limit."""
         o = self.opts
         t0 = time.perf_counter()
         if self._pending is not None:
@@ -448,7 +451,7 @@ class Engine:
                 on_stats(stats)
             if not stats.finite():
                 return EngineEvent("numerical_error", stats)
-            if converged(stats, tol):
+            if converged(stats, tol, criterion):
                 self._pending = stats
                 return EngineEvent("converged", stats)
             cand = infeasibility_candidate(stats, infeasibility_tol)

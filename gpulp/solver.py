@@ -157,6 +157,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 x, y, z = unscale_primal_dual()
                 rep = kkt_check(problem, x, y, z, opts.tol)
                 if rep.ok:
+                    if opts.polish:
+                        with timers.phase("polish"):
+                            x, y, z, rep = _polish(problem, engine, be, wp, sc, s, c, opts,
+                                                   deadline, (x, y, z, rep))
                     return finish(Status.OPTIMAL, x, y, z, rep)
                 tol_loop *= 0.5
                 logger.info(f"verification on the original problem failed (primal "
@@ -177,6 +181,43 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
                   "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
         return finish(status, x, y, z)
+
+
+def _polish(problem, engine, be, wp, sc, s, c, opts, deadline, answer):
+    """Feasibility polishing (PDLP's primal and dual feasibility problems, run after the main
+    solve). Returns the polished (x, y, z, report), or `answer` where a phase does not help."""
+    import dataclasses
+
+    from .pdhg import Engine
+    xs, ys = engine.solution()
+    x, y, z, rep = answer
+    phases = [("primal", dataclasses.replace(wp, c=np.zeros_like(wp.c), Q=None), xs, None)]
+    if wp.Q is None:
+        zero = {k: np.where(np.isfinite(getattr(wp, k)), 0.0, getattr(wp, k))
+                for k in ("row_lower", "row_upper", "col_lower", "col_upper")}
+        phases.append(("dual", dataclasses.replace(wp, **zero), None, ys))
+    for criterion, wpp, x_start, y_start in phases:
+        eng = Engine(be, wpp, opts, x_start=x_start, y_start=y_start, norm_a=engine.norm_a)
+        ev = eng.run(opts.polish_tol, -1.0, deadline, criterion=criterion)
+        if ev.kind != "converged":
+            logger.info(f"{criterion} polishing stopped ({ev.kind}); keeping the main solve's")
+            continue
+        px, py = eng.solution()
+        if criterion == "primal":
+            cand_x, cand_y = sc.unscale_x(px), y
+        else:
+            cand_x, cand_y = x, s * sc.unscale_y(py)
+        grad = c if problem.Q is None else c + s * (problem.Q @ cand_x)
+        cand_z = s * _clip_sign(grad - problem.A.T @ (s * cand_y), problem.col_lower,
+                                problem.col_upper)
+        cand = kkt_check(problem, cand_x, cand_y, cand_z, opts.tol)
+        verdict = "kept" if cand.ok else "rejected: fails the check at tol"
+        logger.info(f"{criterion} polishing ({verdict}): primal {cand.primal_residual:.2e}, dual "
+                    f"{cand.dual_residual:.2e}, gap {cand.gap:.2e} after {eng.iterations} "
+                    f"iterations")
+        if cand.ok:
+            x, y, z, rep = cand_x, cand_y, cand_z, cand
+    return x, y, z, rep
 
 
 def _check_ray(problem, engine, sc, s, kind, opts, finish):

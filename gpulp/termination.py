@@ -41,8 +41,13 @@ class IterationStats:
                                                 self.fixed_point_residual))
 
 
-def converged(stats: IterationStats, tol: float) -> bool:
-    """All three relative KKT measures at or below tol."""
+def converged(stats: IterationStats, tol: float, criterion: str = "kkt") -> bool:
+    """criterion "kkt": all three relative KKT measures at or below tol; "primal" / "dual": only
+    that residual (the feasibility-polishing phases)."""
+    if criterion == "primal":
+        return stats.primal_residual <= tol
+    if criterion == "dual":
+        return stats.dual_residual <= tol
     return (stats.primal_residual <= tol and stats.dual_residual <= tol and stats.gap <= tol)
 
 
