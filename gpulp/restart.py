@@ -49,11 +49,14 @@ def pid_update(s: PidState, dx_norm, dy_norm, rel_primal, rel_dual, kp, ki, kd, 
 
     Falls back to the best weight seen (the one that followed the restart with the most balanced
     relative residuals) when a displacement leaves [1e-16, 1e12] or the residual ratio leaves
-    [1e-8, 1e8]."""
+    [1e-8, 1e8]. A residual that is exactly zero (a dual residual is, when every column is boxed)
+    says nothing about balance, so the ratio test is skipped then."""
     score = math.inf
     if rel_primal > 0 and rel_dual > 0 and math.isfinite(rel_primal) and math.isfinite(rel_dual):
         score = abs(math.log10(rel_dual / rel_primal))
-    ratio_ok = math.isfinite(score) and score <= 8.0
+        ratio_ok = score <= 8.0
+    else:
+        ratio_ok = rel_primal == 0.0 or rel_dual == 0.0
     disp_ok = all(1e-16 <= v <= 1e12 for v in (dx_norm, dy_norm))
     if not (ratio_ok and disp_ok):
         return replace(s, log_weight=s.best_log_weight, integral=0.0, prev_error=float("nan"))

@@ -35,6 +35,9 @@ def test_pid_moves_weight_toward_balance_and_falls_back():
     # a residual ratio outside [1e-8, 1e8] does too
     s4 = pid_update(s2, 1.0, 2.0, 1e-12, 1.0, 0.99, 0.01, 0.0, 0.3)
     assert s4.log_weight == s2.best_log_weight
+    # an exactly zero residual (every column boxed) does not stop the controller
+    s5 = pid_update(s, 100.0, 1.0, 1e-3, 0.0, 0.99, 0.01, 0.0, 0.3)
+    assert math.exp(s5.log_weight) == pytest.approx(1 / 100, rel=1e-9)
 
 
 def _stats(**kw):
