@@ -28,6 +28,8 @@ TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
 NSCAL = 4
 
 _PARALLEL_MIN = 200_000   # entries touched per call above which the threaded kernels are used
+_PARALLEL_CORES = 4       # ...on machines with at least this many cores (on 2 shared cores,
+                          # measured 3x slower than serial under load)
 
 
 # ----------------------------------------------------------------------------- Numba kernels
@@ -159,10 +161,12 @@ class CpuBackend:
         import numba
         if threads:
             numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        cores = threads or (os.cpu_count() or 1)
+        self._threaded = cores >= (2 if threads else _PARALLEL_CORES)
         self.description = f"CPU ({os.cpu_count()} cores, numba {numba.__version__})"
 
     def _pick(self, name, size):
-        return _jit(name, size >= _PARALLEL_MIN)
+        return _jit(name, self._threaded and size >= _PARALLEL_MIN)
 
     # data movement -----------------------------------------------------------------------
     def asarray(self, a):

@@ -97,7 +97,8 @@ class Options:
     """Relative change at which the power iteration stops. Range (0, 1)."""
 
     threads: int = 0
-    """CPU threads for the Numba kernels; 0 leaves Numba's default. Range >= 0."""
+    """CPU threads for the Numba kernels. 0: threaded kernels on large problems only when the
+    machine has 4 or more cores; 1: always serial; k >= 2: k threads on large problems."""
 
     polish: bool = False
     """Feasibility polishing: after convergence, a primal phase (zero objective, from the
