@@ -1,0 +1,204 @@
+"""Tests of bench/: a tiny run end to end, misbehaving solvers as rows, judging, the report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bench.harness import RunConfig, judge, run_benchmark
+from bench.report import load_rows, sgm, write_report
+from bench.sets import (InstanceSpec, default_instances_root, format_nnz, generated_specs,
+                        load_instance, resolve_sets, shared_reference)
+from bench.solvers import SOLVERS
+from bench.worker import verify
+
+pytest.importorskip("highspy")
+pytest.importorskip("matplotlib")
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _gpulp_solve_available():
+    if importlib.util.find_spec("gpulp.solver") is None:
+        return False
+    try:
+        import gpulp
+        gpulp.solve
+    except Exception:
+        return False
+    return True
+
+
+def _config(solvers, tmp_path, **kw):
+    return RunConfig(solvers=solvers, instances_root=tmp_path / "no-shared", **kw)
+
+
+def test_tiny_run_end_to_end(tmp_path):
+    solvers = ["highs-simplex", "highs-ipm"] + (["gpulp-cpu"] if _gpulp_solve_available() else [])
+    specs = [InstanceSpec(name="generated/" + k, kind=k, nnz=600, seed=1)
+             for k in ("cvar", "allocation", "transport")]
+    out = tmp_path / "out"
+    rows = run_benchmark(specs, _config(solvers, tmp_path, time_limit=60, grace=30), out,
+                         log=lambda _: None)
+    assert len(rows) == len(specs) * len(solvers)
+    written = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(written) == len(rows)
+    for row in written:
+        assert row["solved"], (row["solver"], row["instance"], row["reason"])
+        assert row["status"] == "optimal" and row["kkt_ok"]
+        assert row["time"] > 0 and row["read_time"] >= 0 and row["iterations"] >= 0
+        assert row["reference_objective"] is not None and row["reference_source"]
+        assert row["rows"] > 0 and row["nnz"] > 0 and row["primal_residual"] <= 1e-4
+        for key in ("machine", "gpulp_commit", "date", "tol", "time_limit", "device"):
+            assert row[key] is not None, key
+        assert row["machine"]["cores"] >= 1
+    assert json.loads((out / "reference.json").read_text()).keys() == {s.name for s in specs}
+
+    report = write_report(out)
+    text = report.read_text()
+    assert "SGM10" in text and "SGM1" in text
+    for s in solvers:
+        assert f"| {s} | 3/3 |" in text
+    for name in ("perf_profile.png", "scaling.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_crash_error_and_hang_become_rows(tmp_path):
+    spec = InstanceSpec(name="generated/cvar_tiny", kind="cvar", nnz=300, seed=0)
+    out = tmp_path / "out"
+    rows = run_benchmark([spec], _config(["test-crash", "test-raise", "test-hang"], tmp_path,
+                                         time_limit=1.0, grace=1.0,
+                                         reference_time_limit=30.0), out, log=lambda _: None)
+    by_solver = {r["solver"]: r for r in rows}
+    assert by_solver["test-crash"]["status"] == "crash"
+    assert "code 3" in by_solver["test-crash"]["message"]
+    assert by_solver["test-raise"]["status"] == "error"
+    assert "deliberate failure" in by_solver["test-raise"]["message"]
+    assert by_solver["test-hang"]["status"] == "timeout"
+    assert "killed" in by_solver["test-hang"]["message"]
+    assert not any(r["solved"] for r in rows)
+    assert all(r["nnz"] == by_solver["test-crash"]["nnz"] > 0 for r in rows)
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+    assert "ipm" in rows[0]["reference_source"]
+    text = write_report(out, baseline="test-raise").read_text()
+    assert "timeout" in text and "crash" in text
+
+
+def test_gpu_solver_without_gpu_is_an_error_row(tmp_path):
+    if not _gpulp_solve_available():
+        pytest.skip("gpulp.solve is not available yet")
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed; this checks the no-GPU path")
+    except Exception:
+        pass
+    spec = InstanceSpec(name="generated/transport_tiny", kind="transport", nnz=300, seed=0)
+    rows = run_benchmark([spec], _config(["gpulp-gpu", "highs-simplex"], tmp_path, time_limit=30),
+                         tmp_path / "out", log=lambda _: None)
+    gpu = rows[0]
+    assert gpu["status"] == "error" and not gpu["solved"] and gpu["device"] == "none"
+    assert rows[1]["solved"]
+
+
+def test_highs_duals_fit_verify_on_a_max_problem():
+    from instances.generators import allocation
+    p = allocation(60, 6, 6, seed=2)
+    assert p.sense == "max"
+    for name in ("highs-simplex", "highs-ipm", "highs-pdlp"):
+        out = SOLVERS[name](p, tol=1e-6, time_limit=30)
+        v = verify(p, out, 1e-4)
+        assert out.status == "optimal" and v["kkt_ok"], (name, v)
+        assert math.isclose(v["verified_objective"], out.objective, rel_tol=1e-4)
+
+
+def test_highs_farkas_ray_checks():
+    import gpulp
+    p = gpulp.Problem([1.0, 1.0], [[1.0, 1.0]], [3.0], [np.inf], [0, 0], [1, 1])
+    out = SOLVERS["highs-simplex"](p, tol=1e-4, time_limit=10)
+    assert out.status == "primal_infeasible"
+    v = verify(p, out, 1e-6)
+    assert v["certificate_ok"], (out.message, v)
+
+
+def _raw(**kw):
+    base = {"status": "optimal", "kkt_ok": True, "verified_objective": 10.0,
+            "primal_residual": 1e-6, "dual_residual": 1e-6, "gap": 1e-6}
+    base.update(kw)
+    return base
+
+
+def test_judge_rules():
+    ref = {"objective": 10.0, "status": "optimal"}
+    assert judge(_raw(), ref, 1e-4)[0]
+    assert judge(_raw(verified_objective=10.0 + 0.9e-3 * 11), ref, 1e-4)[0]
+    ok, why = judge(_raw(verified_objective=10.1), ref, 1e-4)
+    assert not ok and "disagrees" in why
+    ok, why = judge(_raw(kkt_ok=False, primal_residual=1e-2), ref, 1e-4)
+    assert not ok and "KKT" in why
+    ok, why = judge(_raw(), {"objective": None, "status": None}, 1e-4)
+    assert ok and "no reference" in why
+    ok, why = judge(_raw(), {"objective": None, "status": "primal_infeasible"}, 1e-4)
+    assert not ok
+    inf = {"status": "primal_infeasible", "certificate_ok": True}
+    assert judge(inf, {"objective": None, "status": "primal_infeasible"}, 1e-4)[0]
+    assert not judge(inf, {"objective": 1.0, "status": "optimal"}, 1e-4)[0]
+    assert not judge({**inf, "certificate_ok": False},
+                     {"objective": None, "status": "primal_infeasible"}, 1e-4)[0]
+    assert not judge({"status": "time_limit"}, ref, 1e-4)[0]
+    assert not judge({"status": "timeout", "message": "killed"}, ref, 1e-4)[0]
+
+
+def test_sgm():
+    assert sgm([0.0, 0.0], 10) == pytest.approx(0.0)
+    assert sgm([3.0], 10) == pytest.approx(3.0)
+    assert sgm([1.0, 100.0], 10) == pytest.approx(math.sqrt(11 * 110) - 10)
+
+
+def test_report_uses_the_time_limit_for_unsolved_and_the_median_of_repeats(tmp_path):
+    def row(solver, inst, t, solved, repeat=0):
+        return {"solver": solver, "instance": inst, "repeat": repeat, "time": t,
+                "solved": solved, "status": "optimal" if solved else "time_limit",
+                "time_limit": 20.0, "kind": "file", "nnz": 10, "rows": 2, "cols": 3,
+                "reason": "", "tol": 1e-4, "date": "2026-01-01T00:00:00", "device": "cpu",
+                "gpulp_commit": "abc", "machine": {"node": "n", "cpu": "c", "cores": 2}}
+    rows = [row("highs-ipm", "a", 1.0, True), row("highs-ipm", "b", 3.0, True),
+            row("x", "a", 0.5, True, 0), row("x", "a", 0.7, True, 1), row("x", "a", 0.6, True, 2),
+            row("x", "b", 25.0, False)]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    assert len(load_rows(tmp_path)) == 6
+    text = write_report(tmp_path).read_text()
+    expected_x = sgm([0.6, 20.0], 10)
+    assert f"| x | 1/2 | {expected_x:.2f} |" in text
+    assert "0.6 ± 0.2 (1.67x)" in text
+
+
+def test_sets_and_names(tmp_path):
+    assert format_nnz(100_000) == "1e5" and format_nnz(2_500_000) == "2.5e6"
+    assert format_nnz(123) == "123"
+    specs = generated_specs(["cvar", "transport"], [1000, 10_000], seed=3)
+    assert [s.name for s in specs][:2] == ["generated/cvar_nnz1e3_seed3",
+                                           "generated/cvar_nnz1e4_seed3"]
+    problem, read_time, reader = load_instance(specs[0])
+    assert reader == "generator" and read_time >= 0 and abs(problem.nnz - 1000) < 50
+    f = tmp_path / "x.mps"
+    f.write_text("NAME x\nROWS\n N obj\n G r\nCOLUMNS\n x obj 1 r 1\nRHS\n rhs r 1\nENDATA\n")
+    [spec] = resolve_sets([str(f)], tmp_path)
+    assert spec.name == "x.mps" and shared_reference(spec, tmp_path) is None
+    problem, _, _ = load_instance(spec)
+    assert problem.num_rows == 1 and problem.num_cols == 1
+    with pytest.raises(FileNotFoundError):
+        resolve_sets(["no-such-set"], tmp_path)
+
+
+def test_shared_netlib_set_and_references(shared_instances):
+    root = default_instances_root()
+    assert root.resolve() == shared_instances.resolve()
+    specs = resolve_sets(["netlib"], root)
+    assert len(specs) >= 60 and all(s.name.startswith("netlib/") for s in specs)
+    afiro = next(s for s in specs if s.name == "netlib/afiro.mps.gz")
+    ref = shared_reference(afiro, root)
+    assert ref["status"] == "optimal" and ref["objective"] == pytest.approx(-464.753, rel=1e-5)
