@@ -34,6 +34,11 @@ class Options:
     verbose: bool = False
     """Attach a handler to the "gpulp" logger and print the iteration table."""
 
+    presolve: bool = True
+    """Reduce an LP before iterating (gpulp.presolve) and restore the primal and dual answer
+    afterwards; the restored answer is verified on the original problem. Not applied to QPs or
+    warm-started solves."""
+
     check_every: int = 0
     """K, the window length: iterations between host synchronisations (termination, restart and
     primal-weight decisions). 0 picks the device default (64 on CPU, 128 on GPU). Range >= 0."""

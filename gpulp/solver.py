@@ -54,6 +54,8 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
         if integer:
             from .rounding import solve_integer
             result = solve_integer(problem, opts)
+        elif opts.presolve and not problem.is_qp and x0 is None and y0 is None:
+            result = _solve_presolved(problem, opts, timers, t0)
         else:
             result = _solve(problem, opts, timers, t0, x0, y0)
         result.solve_time = time.perf_counter() - t0
@@ -69,6 +71,55 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
 def _clip_sign(v, lo, hi):
     v = np.where(np.isfinite(lo), v, np.minimum(v, 0.0))
     return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
+
+
+def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
+    """Presolve, solve the reduced LP, postsolve, and verify on the original. Anything short of a
+    verified optimum after postsolve (an infeasibility found in presolve, a certificate of the
+    reduced problem, a failed check) is settled by solving the original problem itself, so every
+    status keeps its check on the original."""
+    from .presolve import presolve
+    with timers.phase("presolve"):
+        pre = presolve(problem)
+    st = pre.stats
+    logger.info(f"presolve: {pre.status}; rows {st['rows_before']} -> {st['rows_after']}, "
+                f"columns {st['cols_before']} -> {st['cols_after']}, nonzeros "
+                f"{st['nnz_before']} -> {st['nnz_after']} in {st['passes']} passes")
+    if pre.status in ("infeasible", "unbounded"):
+        logger.info(f"presolve found the problem {pre.status} ({pre.reason}); solving the original "
+                    f"for a certificate")
+        return _solve(problem, opts, timers, t0)
+    res = _solve(pre.problem, opts, timers, t0)
+    if res.status != Status.OPTIMAL:
+        if res.status in (Status.PRIMAL_INFEASIBLE, Status.DUAL_INFEASIBLE):
+            logger.info(f"the reduced problem is {res.status}; solving the original for a "
+                        f"certificate on it")
+            return _solve(problem, opts, timers, t0)
+        x, y, z = pre.postsolve(res.x, res.y, res.z) if res.x is not None else (None,) * 3
+        return _with_report(res, problem, x, y, z, opts, res.status)
+    with timers.phase("postsolve"):
+        x, y, z = pre.postsolve(res.x, res.y, res.z)
+    with timers.phase("verify"):
+        rep = kkt_check(problem, x, y, z, opts.tol)
+    if rep.ok:
+        return _with_report(res, problem, x, y, z, opts, Status.OPTIMAL, rep)
+    logger.info(f"the postsolved answer fails the check on the original (primal "
+                f"{rep.primal_residual:.2e}, dual {rep.dual_residual:.2e}, gap {rep.gap:.2e}); "
+                f"solving the original from it")
+    return _solve(problem, opts, timers, t0, x, y)
+
+
+def _with_report(res, problem, x, y, z, opts, status, rep=None):
+    """`res` carried over to the original problem's vectors and their independent check."""
+    import dataclasses
+    rep = rep if rep is not None or x is None else kkt_check(problem, x, y, z, opts.tol)
+    if rep is None:
+        return dataclasses.replace(res, status=status, x=None, y=None, z=None, verified=False)
+    return dataclasses.replace(res, status=status, x=x, y=y, z=z,
+                               objective=rep.primal_objective, dual_objective=rep.dual_objective,
+                               primal_residual=rep.primal_residual,
+                               dual_residual=rep.dual_residual, gap=rep.gap,
+                               verified=status == Status.OPTIMAL and rep.ok)
 
 
 def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None) -> Result:
