@@ -89,7 +89,12 @@ def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
         logger.info(f"presolve found the problem {pre.status} ({pre.reason}); solving the original "
                     f"for a certificate")
         return _solve(problem, opts, timers, t0)
-    res = _solve(pre.problem, opts, timers, t0)
+    # Reductions can raise ||b|| and ||c|| (bounds move into rows, costs onto other columns), so a
+    # relative tolerance met on the reduced problem is looser on the original by this factor.
+    factor = max(1.0, (1 + st["b_norm_after"]) / (1 + st["b_norm_before"]),
+                 (1 + st["c_norm_after"]) / (1 + st["c_norm_before"]))
+    import dataclasses
+    res = _solve(pre.problem, dataclasses.replace(opts, tol=opts.tol / factor), timers, t0)
     if res.status != Status.OPTIMAL:
         if res.status in (Status.PRIMAL_INFEASIBLE, Status.DUAL_INFEASIBLE):
             logger.info(f"the reduced problem is {res.status}; solving the original for a "

@@ -224,7 +224,7 @@ def test_qp_is_returned_unchanged():
     problem = Problem([1, 1], [[1, 1]], [1], [INF], Q=np.eye(2))
     pre = presolve(problem)
     assert pre.status == "reduced" and pre.problem is problem and pre.log == []
-    x, y, z = pre.postsolve([0.5, 0.5], [1.5], [0, 0])
+    x, y, _ = pre.postsolve([0.5, 0.5], [1.5], [0, 0])
     np.testing.assert_allclose(x, [0.5, 0.5])
     np.testing.assert_allclose(y, [1.5])
 
@@ -237,6 +237,23 @@ def test_names_follow_the_surviving_rows_and_columns():
     pre = presolve(problem, max_passes=1)
     assert set(pre.problem.row_names) <= {"r0", "r1", "r2"}
     assert set(pre.problem.col_names) <= {"a", "b", "c"}
+
+
+def test_tiny_hand_solved_cases():
+    from instances.tiny import cases
+    for case in cases():
+        problem = case["problem"]
+        if case["status"] == "optimal":
+            pre = _roundtrip(problem, tol=1e-9)
+            _, x, y, z, _ = _highs(pre.problem)
+            X, _, _ = pre.postsolve(x, y, z)
+            assert problem.objective(X) == pytest.approx(case["objective"], abs=1e-9)
+        else:
+            pre = presolve(problem)
+            expected = "infeasible" if case["status"] == "primal_infeasible" else "unbounded"
+            assert pre.status in (expected, "reduced"), (case["name"], pre.status)
+            if pre.status == "reduced":
+                assert _highs(pre.problem)[0] != "Optimal", case["name"]
 
 
 # ---------------------------------------------------------------------------- infeasible, unbounded
@@ -438,3 +455,17 @@ def test_large_lp_presolves_in_vectorised_time():
     elapsed = time.perf_counter() - t
     assert pre.status == "solved"
     assert elapsed < 20, elapsed
+
+
+def test_bench_presolve_stats_table(shared_instances, tmp_path, capsys):
+    from bench.presolve_stats import main
+    out = tmp_path / "presolve.md"
+    files = [str(shared_instances / f"netlib/{name}.mps.gz") for name in ("afiro", "sc50a")]
+    assert main(["--set", files[0], "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| afiro | 27 -> " in text and "**total (1)**" in text
+    assert "afiro" in capsys.readouterr().out
+    from bench.presolve_stats import collect, table
+    rows = collect(files[1], root=shared_instances)
+    assert rows[0]["name"] == "sc50a" and rows[0]["status"] in ("reduced", "solved")
+    assert table(rows).count("\n") == 4

@@ -83,7 +83,7 @@ class PresolveResult:
 
 
 def presolve(problem: Problem, max_passes: int = 20) -> PresolveResult:
-    """Reduce an LP (a QP is returned unchanged with an empty postsolve). Never modifies `problem`."""
+    """Reduce an LP; a QP comes back unchanged with an empty postsolve. Never modifies `problem`."""
     t0 = time.perf_counter()
     stats = {"rows_before": problem.num_rows, "cols_before": problem.num_cols,
              "nnz_before": problem.nnz}
@@ -91,12 +91,14 @@ def presolve(problem: Problem, max_passes: int = 20) -> PresolveResult:
         ident = Postsolve(problem.num_rows, problem.num_cols, 1.0, np.arange(problem.num_rows),
                           np.arange(problem.num_cols), [])
         stats.update(rows_after=problem.num_rows, cols_after=problem.num_cols,
-                     nnz_after=problem.nnz, passes=0, time=time.perf_counter() - t0)
+                     nnz_after=problem.nnz, passes=0, time=time.perf_counter() - t0,
+                     **_norms(problem, problem))
         return PresolveResult("reduced", "", problem, [], stats, ident)
 
     w = Work(problem)
     log = []
     passes = 0
+    tally = {}
     try:
         for k in range(1, max_passes + 1):
             passes = k
@@ -110,11 +112,11 @@ def presolve(problem: Problem, max_passes: int = 20) -> PresolveResult:
                     break
             for name, reduce in EXPENSIVE:
                 _run(w, k, name, reduce, tally)
-            log.extend(e for e in tally.values() if any(
-                e[key] for key in ("rows_removed", "cols_removed", "bounds_tightened")))
+            _flush(log, tally)
             if w.version == start:
                 break
     except Stop as stop:
+        _flush(log, tally)
         stats.update(rows_after=None, cols_after=None, nnz_after=None, passes=passes,
                      time=time.perf_counter() - t0)
         return PresolveResult(stop.status, stop.reason, None, log, stats)
@@ -126,6 +128,13 @@ def presolve(problem: Problem, max_passes: int = 20) -> PresolveResult:
     status = "solved" if rows.size == 0 and cols.size == 0 else "reduced"
     post = Postsolve(w.m, w.n, w.sign, rows, cols, w.stack)
     return PresolveResult(status, "", reduced, log, stats, post)
+
+
+def _flush(log, tally):
+    """Append the pass's entries that removed or changed something."""
+    log.extend(e for e in tally.values() if any(
+        e[key] for key in ("rows_removed", "cols_removed", "bounds_tightened")))
+    tally.clear()
 
 
 def _run(w, k, name, reduce, tally):

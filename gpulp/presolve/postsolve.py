@@ -86,8 +86,8 @@ class ForcingRows:
 
 class DoubletonEqs:
     """Equations a x_j + b x_k = r with x_k = (r - a x_j) / b substituted out. `lo_from_k` /
-    `hi_from_k`: x_j's new lower / upper bound came from x_k's bounds. (pos, rows, coefs): column k's
-    entries in the other rows at the time."""
+    `hi_from_k`: x_j's new lower / upper bound came from x_k's bounds. (pos, rows, coefs): column
+    k's entries in the other rows at the time."""
 
     def __init__(self, rows, keep, elim, a, b, r, ck, lo_from_k, hi_from_k, pos, erows, ecoefs):
         self.rows, self.keep, self.elim = rows, keep, elim

@@ -1,8 +1,8 @@
 """The row and column reductions of presolve, each applied to a whole batch at once.
 
 Every function takes the Work state, finds all candidates of its kind (vectorised over CSR/CSC
-arrays; Python loops only over the candidates actually reduced), applies them, pushes one undo
-record on the postsolve stack, and returns the number of bounds it changed. Infeasibility or
+arrays; Python loops only over the candidates actually reduced), applies them, pushes its undo
+records on the postsolve stack, and returns the number of bounds it changed. Infeasibility or
 unboundedness raises Stop with a reason that names the row or column and the numbers.
 
 Bound tightening (the safe approach): bounds implied by a row and the other columns' bounds are
@@ -94,8 +94,8 @@ def empty_cols(w):
     if bad.size:
         j = int(cols[bad[0]])
         raise Stop("unbounded", f"{w.col_label(j)} appears in no constraint, has cost "
-                   f"{num(w.user_cost(j))} and bounds [{num(w.cl[j])}, {num(w.cu[j])}]: the objective "
-                   f"improves without limit along it (if the problem is feasible)")
+                   f"{num(w.user_cost(j))} and bounds [{num(w.cl[j])}, {num(w.cu[j])}]: the "
+                   f"objective improves without limit along it (if the problem is feasible)")
     fix_cols(w, cols, vals)
     return 0
 
@@ -188,8 +188,7 @@ def forcing_rows(w):
 def redundant_rows(w):
     """Row sides that the activity bounds (with implied column bounds) can never violate: a row
     with both sides redundant is dropped (y_i = 0), a single redundant side becomes infinite."""
-    ri, ci, v = w.entries()
-    if ri.size == 0:
+    if w.nnz == 0:
         return 0
     dep_lo, dep_hi, act = w.effective()
     tol = w.row_tol(act)

@@ -1,4 +1,4 @@
-"""The working state of presolve: the LP in minimisation form over the ORIGINAL row and column indices.
+"""The working state of presolve: the LP in minimisation form over the ORIGINAL indices.
 
 Knows: the current costs, bounds and objective constant, the live matrix entries (row-major COO,
 columns sorted within a row, with CSR and CSC views on demand), which rows and columns are still
@@ -9,10 +9,10 @@ Tolerances (all documented here, used by the reductions):
   FEAS_TOL = 1e-9   relative: a row's bounds are violated, or two bounds cross, only beyond
                     FEAS_TOL * scale (scale: 1 + the magnitudes that went into the numbers).
                     Below it, presolve treats them as met or equal (forcing rows, crossing bounds).
-                    A cost below FEAS_TOL * (1 + the magnitudes summed into it) counts as zero
-                    when presolve decides a column's direction (empty, dominated, singleton).
   ROUND_TOL = 1e-12 relative: rounding allowance of a sum of terms (activity bounds, implied
-                    bounds, cancellation in substitutions, parallel rows and columns).
+                    bounds, cancellation in substitutions, parallel rows and columns). A cost that
+                    substitutions reduced below ROUND_TOL * (the magnitudes summed into it)
+                    counts as zero when presolve picks a column's direction.
   Emptiness and singletons are decided on exact zeros.
 """
 
@@ -66,7 +66,8 @@ def first_of_runs(keys):
 
 class Activity(NamedTuple):
     """Row activity bounds from per-entry column bounds: the finite parts, the number of infinite
-    terms, and the sum of |finite terms| (for rounding allowances); plus the per-entry terms."""
+    terms, and the sum of |finite terms| (for rounding allowances); plus the per-entry terms of
+    the lower and upper bound (0 where infinite) and the flags of the infinite ones."""
     lo: np.ndarray
     hi: np.ndarray
     nlo: np.ndarray
@@ -95,6 +96,8 @@ class Implied(NamedTuple):
 
 
 class Work:
+    """The problem being reduced, with the postsolve stack of the reductions so far."""
+
     def __init__(self, problem):
         A = problem.A
         self.m, self.n = A.shape
@@ -106,7 +109,7 @@ class Work:
         self.rl = problem.row_lower.copy()
         self.ru = problem.row_upper.copy()
         self.rscale = 1.0 + np.maximum(finite_abs(self.rl), finite_abs(self.ru))
-        self.cscale = 1.0 + np.abs(self.c)
+        self.cscale = np.abs(self.c)
         self.row_alive = np.ones(self.m, dtype=bool)
         self.col_alive = np.ones(self.n, dtype=bool)
         self.ri = np.repeat(np.arange(self.m, dtype=np.int64), np.diff(A.indptr))
@@ -242,8 +245,9 @@ class Work:
         return np.repeat(np.arange(rows.size), counts), ranges(ptr[rows], counts)
 
     def costs(self):
-        """The costs with substitution noise (|c_j| <= FEAS_TOL * its scale) read as zero."""
-        return np.where(np.abs(self.c) <= FEAS_TOL * self.cscale, 0.0, self.c)
+        """The costs with cancellation noise (|c_j| <= ROUND_TOL * the magnitudes summed into it)
+        read as zero; the costs as given are never changed by this."""
+        return np.where(np.abs(self.c) <= ROUND_TOL * self.cscale, 0.0, self.c)
 
     # ------------------------------------------------------------------ arithmetic
     def activity(self, lo_e, hi_e) -> Activity:
@@ -272,7 +276,7 @@ class Work:
     def implied_bounds(self) -> Implied:
         """One round of bound propagation from every row with the columns' own bounds."""
         def make():
-            ri, ci, v = self.entries()
+            ri, _, v = self.entries()
             act = self.own_activity()
             rest_lo = np.where(act.nlo[ri] - act.flo == 0, act.lo[ri] - act.tlo, -np.inf)
             rest_hi = np.where(act.nhi[ri] - act.fhi == 0, act.hi[ri] - act.thi, np.inf)
