@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gpulp
+from bench.solvers import problem_to_highs
 from gpulp import Problem
 from gpulp.presolve import PresolveResult, presolve
 from gpulp.verify import kkt_check
@@ -32,17 +33,7 @@ def _highs(problem, solver="choose"):
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("solver", solver)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = problem.num_cols, problem.num_rows
-    lp.col_cost_ = problem.c
-    lp.col_lower_, lp.col_upper_ = problem.col_lower, problem.col_upper
-    lp.row_lower_, lp.row_upper_ = problem.row_lower, problem.row_upper
-    lp.offset_ = problem.objective_constant
-    lp.sense_ = highspy.ObjSense.kMaximize if problem.sense == "max" else highspy.ObjSense.kMinimize
-    A = problem.A.tocsc()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    h.passModel(lp)
+    problem_to_highs(h, problem)
     h.run()
     sol = h.getSolution()
     return (h.modelStatusToString(h.getModelStatus()), np.array(sol.col_value),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import gpulp
+from bench.solvers import problem_to_highs
 from gpulp import Problem, Status
 from instances.tiny import cases
 
@@ -15,17 +16,7 @@ TINY = cases()
 def _highs(problem):
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = problem.num_cols, problem.num_rows
-    lp.col_cost_ = problem.c
-    lp.col_lower_, lp.col_upper_ = problem.col_lower, problem.col_upper
-    lp.row_lower_, lp.row_upper_ = problem.row_lower, problem.row_upper
-    lp.offset_ = problem.objective_constant
-    lp.sense_ = highspy.ObjSense.kMaximize if problem.sense == "max" else highspy.ObjSense.kMinimize
-    A = problem.A.tocsc()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    h.passModel(lp)
+    problem_to_highs(h, problem)
     h.run()
     return h
 
