@@ -47,6 +47,9 @@ def add_solve(sub):
                    help="where to iterate (default auto: the GPU when CuPy finds one)")
     p.add_argument("--json", metavar="OUT", help="write the solution and statistics as JSON")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--integer", action="store_true",
+                   help="honour the integer columns (gpulp.rounding: relaxation, rounding, "
+                        "repair, diving); reports the relaxation bound and the mip gap")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,8 +112,10 @@ def run_solve(args) -> int:
         print(f"gpulp {__version__}: {path}")
     res = solve(p, tol=args.tol, time_limit=args.time_limit,
                 iteration_limit=args.iteration_limit, device=args.device,
-                verbose=not args.quiet)
+                verbose=not args.quiet, integer=args.integer)
     print(f"status: {res.status}  objective: {res.objective:.12g}  verified: {res.verified}")
+    if np.isfinite(res.bound):
+        print(f"bound: {res.bound:.12g}  mip gap: {res.mip_gap:.2e}")
     print(f"iterations: {res.iterations}  time: {res.solve_time:.3f} s  device: {res.device}  "
           f"primal residual: {res.primal_residual:.2e}  dual residual: {res.dual_residual:.2e}  "
           f"gap: {res.gap:.2e}")
