@@ -78,13 +78,14 @@ def highs_mip(problem, time_limit=300.0, threads=None, mip_rel_gap=None):
 
 
 # ============================================================================== instances
-def knapsack_instance(n_items=200_000, seed=0):
-    """instances.generators.allocation with 200k items, 10k resources, 10k groups (8 resources
-    per item), as the keyword arguments of gpulp.apps.knapsack.solve, and the Problem."""
+def knapsack_instance(n_items=200_000, seed=0, n_resources=None, n_groups=None):
+    """instances.generators.allocation with 200k items, by default 10k resources and 10k groups
+    (8 resources per item), as the keyword arguments of gpulp.apps.knapsack.solve, and the
+    Problem."""
     from gpulp.apps import knapsack
     from instances.generators import allocation
-    R = max(8, n_items // 20)
-    G = max(1, n_items // 20)
+    R = max(8, n_items // 20) if n_resources is None else int(n_resources)
+    G = max(1, n_items // 20) if n_groups is None else int(n_groups)
     p = allocation(n_items, R, G, seed=seed)
     kw = knapsack.from_problem(p, R)
     problem, _ = knapsack.build_problem(**kw)
@@ -167,7 +168,8 @@ def part_knapsack(args):
     from gpulp.apps import knapsack
     from gpulp.rounding import check_integer
     n = args.knapsack_items
-    kw, problem = knapsack_instance(n)
+    kw, problem = knapsack_instance(n, n_resources=args.knapsack_resources,
+                                    n_groups=args.knapsack_groups)
     print(f"\n### Knapsack allocation, {n} items, {problem.num_rows} rows, {problem.nnz} "
           f"nonzeros (device {args.device})\n", flush=True)
     h = highs_mip(problem, time_limit=args.highs_time)
@@ -222,6 +224,10 @@ def main(argv=None):
     ap.add_argument("--mip-time", type=float, default=60.0)
     ap.add_argument("--knapsack-items", type=int, default=200_000)
     ap.add_argument("--knapsack-time", type=float, default=25.0)
+    ap.add_argument("--knapsack-resources", type=int, default=None,
+                    help="resource rows (default items / 20)")
+    ap.add_argument("--knapsack-groups", type=int, default=None,
+                    help="choose-at-most-one groups (default items / 20)")
     ap.add_argument("--assets", type=int, default=500)
     ap.add_argument("--scenarios", type=int, default=1000)
     ap.add_argument("--portfolio-time", type=float, default=60.0)

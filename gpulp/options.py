@@ -114,6 +114,17 @@ class Options:
     polish_tol: float = 1e-8
     """Target relative residual of the polishing phases. Range (0, 1)."""
 
+    active_set: bool = True
+    """Active-set polishing (gpulp/active_set.py): when the iterate's relative KKT error first
+    falls below 1e-3 and then each time it falls tenfold, and once more at a time or iteration
+    limit, guess the active bounds from the iterate, solve the KKT system of that guess with a
+    sparse LU on the host, and correct the guess a few times. The answer replaces the iterate
+    only when it passes the independent check at `tol`; it usually reaches 1e-12. Used on
+    problems of at most `active_set_max_dim` rows plus columns."""
+
+    active_set_max_dim: int = 200_000
+    """Largest rows + columns for active-set polishing. Range >= 0 (0 switches it off)."""
+
     seed: int = 0
     """Seed of the power iteration's start vector."""
 
@@ -136,7 +147,7 @@ _RANGES = {
 }
 
 _MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,
-            "threads": 0}
+            "threads": 0, "active_set_max_dim": 0}
 
 
 def _check(opts: Options):

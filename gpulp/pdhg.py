@@ -435,8 +435,9 @@ class Engine:
     # -------------------------------------------------------------------------------- loop
     def run(self, tol, infeasibility_tol, deadline, on_stats=None, criterion="kkt") -> EngineEvent:
         """Iterate until converged at `tol` (by `criterion`, see termination.converged), a ray
-        candidate within `infeasibility_tol`, the deadline (time.perf_counter() value) or the
-        iteration limit."""
+        candidate within `infeasibility_tol`, the deadline (time.perf_counter() value), the
+        iteration limit, or `on_stats(stats)` returning true ("interrupted"; a later run
+        resumes where this one stopped)."""
         o = self.opts
         t0 = time.perf_counter()
         if self._pending is not None:
@@ -447,8 +448,7 @@ class Engine:
             self.iterations += self.K
             stats = self._stats(time.perf_counter() - t0)
             self.last_stats = stats
-            if on_stats is not None:
-                on_stats(stats)
+            interrupt = on_stats(stats) if on_stats is not None else False
             if not stats.finite():
                 return EngineEvent("numerical_error", stats)
             if converged(stats, tol, criterion):
@@ -458,6 +458,9 @@ class Engine:
             if cand is not None:
                 self._pending = stats
                 return EngineEvent(cand, stats)
+            if interrupt:
+                self._pending = stats
+                return EngineEvent("interrupted", stats)
             self._decide(stats)
             if self.iterations >= o.iteration_limit:
                 return EngineEvent("iteration_limit", stats)

@@ -183,6 +183,43 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     table = IterationTable()
     tol_loop = opts.tol
     inf_tol = opts.infeasibility_tol
+    polisher = _active_set_polisher(problem, opts)
+    next_polish = [1e-3]
+    # with a time limit, also try at half and at 85% of it
+    time_marks = [t0 + f * opts.time_limit for f in (0.5, 0.85)] if math.isfinite(deadline) else []
+
+    def on_stats(stats):
+        table(stats)
+        if polisher is None:
+            return False
+        err = max(stats.primal_residual, stats.dual_residual, stats.gap)
+        if time_marks and time.perf_counter() >= time_marks[0]:
+            time_marks.pop(0)
+            return err <= 0.1
+        return err <= next_polish[0] and err > tol_loop
+
+    def try_active_set(ev_stats, last=False):
+        """A verified finish() from active-set polishing of the current iterate, or None."""
+        if polisher is None:
+            return None
+        err = max(ev_stats.primal_residual, ev_stats.dual_residual, ev_stats.gap)
+        next_polish[0] = min(next_polish[0], err * 0.1)
+        if last and err > 0.1:
+            return None
+        x, y, z = unscale_primal_dual()
+        with timers.phase("active_set"):
+            # a wrong guess costs at most a fifth of the time used so far (a twentieth after a
+            # limit)
+            budget = (0.05 if last else 0.2) * (time.perf_counter() - t0) + 0.2
+            out = polisher.attempt(x, y, z, opts.tol, time.perf_counter() + budget)
+        if out is None:
+            return None
+        rep = kkt_check(problem, out.x, out.y, out.z, opts.tol)   # the solver's own gate
+        if not rep.ok:
+            return None
+        logger.info(f"active-set polishing verified the answer: primal {rep.primal_residual:.2e}"
+                    f", dual {rep.dual_residual:.2e}, gap {rep.gap:.2e}")
+        return finish(Status.OPTIMAL, out.x, out.y, out.z, rep, message="active-set polished")
 
     def unscale_primal_dual():
         xs, ys = engine.solution()
@@ -207,7 +244,12 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
 
     while True:
         with timers.phase("iterate"):
-            ev = engine.run(tol_loop, inf_tol, deadline, on_stats=table)
+            ev = engine.run(tol_loop, inf_tol, deadline, on_stats=on_stats)
+        if ev.kind == "interrupted":
+            res = try_active_set(ev.stats)
+            if res is not None:
+                return res
+            continue
         with timers.phase("verify"):
             if ev.kind == "converged":
                 x, y, z = unscale_primal_dual()
@@ -223,6 +265,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                             f"{rep.primal_residual:.2e}, dual {rep.dual_residual:.2e}, gap "
                             f"{rep.gap:.2e}); continuing to {tol_loop:.2e}")
                 if tol_loop < opts.tol * 1e-4:
+                    res = try_active_set(ev.stats, last=True)
+                    if res is not None:
+                        return res
                     return finish(Status.NUMERICAL_ERROR, x, y, z, rep,
                                   message="converged on the working problem but failed the "
                                           "check on the original problem")
@@ -233,10 +278,22 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                     return res
                 inf_tol *= 1e-2
                 continue
+        if ev.kind in ("time_limit", "iteration_limit"):
+            res = try_active_set(ev.stats, last=True)
+            if res is not None:
+                return res
         x, y, z = unscale_primal_dual()
         status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
                   "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
         return finish(status, x, y, z)
+
+
+def _active_set_polisher(problem, opts):
+    if not opts.active_set or problem.num_rows + problem.num_cols > opts.active_set_max_dim:
+        return None
+    from .active_set import ActiveSetPolisher
+    ap = ActiveSetPolisher(problem, max_dim=opts.active_set_max_dim)
+    return ap if ap.applicable else None
 
 
 def _polish(problem, engine, be, wp, sc, s, c, opts, deadline, answer):

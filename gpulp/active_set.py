@@ -1,0 +1,355 @@
+"""Active-set polishing: from an approximate primal-dual point, guess which bounds are active,
+solve the equality-constrained KKT system of that guess with a sparse direct factorisation, and
+correct the guess until it is consistent (a primal-dual active-set iteration).
+
+PDHG identifies the active set long before it reaches 1e-8, and on hard LPs (pilot, greenbea)
+and ill-conditioned QPs (cvxqp, liswet) it can sit at 1e-3..1e-5 for a long time. Once the
+guess is right, one linear solve gives the vertex or face to machine precision. The idea is
+OSQP's "solution polishing" (Stellato et al. 2020, section 4.2), extended with the correction
+rounds of primal-dual active-set methods (Hintermüller, Ito and Kunisch 2003). The answer is
+only ever used after `verify.kkt_check` passes it, so a wrong guess costs time, never
+correctness.
+
+The problem, in minimisation form (s = -1 for "max"):
+    min c'x + 1/2 x'Qx   s.t.  rl <= A x <= ru,  lo <= x <= hi
+with duals y (y_i > 0: row at rl, < 0: at ru) and reduced costs z = c + Qx - A'y.
+
+A guess fixes each column at a bound (set B) or leaves it free (set F) and marks each row
+inactive or active at one of its bounds (set R). The KKT system of the guess is
+
+    [ Q_FF   A_RF' ] [ x_F ]   [ -(c_F + Q_FB x_B) ]
+    [ A_RF    0    ] [ -y_R] = [  b_R - A_RB x_B    ]
+
+It is equilibrated (symmetric Ruiz), regularised by +-rho on the diagonal so that it is
+quasi-definite and always factorises, and then solved against the unregularised matrix by
+iterative refinement; rank-deficient but consistent systems (degenerate vertices) converge to
+one of their solutions.
+
+Runs on the host (NumPy, SciPy's SuperLU), on problems up to a size limit.
+
+Knows: Problem, verify.kkt_check. Must not know: devices, scaling, the PDHG engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .verify import kkt_check
+
+__all__ = ["ActiveSetPolisher", "PolishOutcome"]
+
+logger = logging.getLogger("gpulp")
+
+FREE, LOWER, UPPER, FIXED = 0, 1, 2, 3          # column states; rows use FREE (inactive) too
+
+
+@dataclass
+class PolishOutcome:
+    x: np.ndarray
+    y: np.ndarray                  # the problem's own sign convention, as Result.y
+    z: np.ndarray
+    report: object                 # verify.KKTReport on the problem passed in
+    rounds: int
+    seconds: float
+
+
+class _DenseLU:
+    """splu's interface over LAPACK for small systems (SuperLU's BLAS calls misbehave on
+    small, nearly dense supernodes)."""
+
+    def __init__(self, K):
+        import warnings
+
+        import scipy.linalg as sla
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.f = sla.lu_factor(K.toarray(), check_finite=True)
+        if not np.all(np.isfinite(self.f[0])) or np.any(np.diag(self.f[0]) == 0):
+            raise RuntimeError("singular")
+
+    def solve(self, b):
+        import scipy.linalg as sla
+        return sla.lu_solve(self.f, b, check_finite=False)
+
+
+def _factor(K):
+    if K.shape[0] <= 1500:
+        return _DenseLU(K)
+    return spla.splu(K.tocsc(), permc_spec="COLAMD")
+
+
+def _solve_kkt(K, rhs, nf, nr):
+    """Solve the (equilibrated) KKT system K v = rhs. First a plain sparse LU with two steps of
+    refinement; where that fails (a singular guess) or leaves a large residual, GMRES on K
+    preconditioned by the LU of K regularised by +-rho (quasi-definite, so it always
+    factorises). None when neither gets a finite answer."""
+    scale = 1.0 + float(np.max(np.abs(rhs))) if rhs.size else 1.0
+    best, best_res = None, math.inf
+
+    def keep(v):
+        nonlocal best, best_res
+        if v is None or not np.all(np.isfinite(v)):
+            return
+        res = float(np.max(np.abs(rhs - K @ v))) if rhs.size else 0.0
+        if res < best_res:
+            best, best_res = v, res
+
+    try:
+        lu = _factor(K)
+        v = lu.solve(rhs)
+        for _ in range(2):
+            if not np.all(np.isfinite(v)):
+                break
+            v = v + lu.solve(rhs - K @ v)
+        keep(v)
+    except (RuntimeError, MemoryError, ValueError):
+        pass
+    if best_res <= 1e-11 * scale:
+        return best
+    rho = 1e-9
+    reg = sp.diags(np.concatenate([np.full(nf, rho), np.full(nr, -rho)]))
+    try:
+        lu = _factor((K + reg).tocsc())
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        logger.debug(f"active-set polish: factorisation failed ({exc})")
+        return best
+    M = spla.LinearOperator(K.shape, lu.solve)
+    with np.errstate(all="ignore"):
+        v, _ = spla.gmres(K, rhs, x0=best if best is not None else None, M=M, rtol=1e-14,
+                          atol=0.0, restart=min(40, K.shape[0]), maxiter=3)
+    keep(v)
+    return best
+
+
+class ActiveSetPolisher:
+    """Polishes approximate solutions of one problem. `attempt(x, y, z)` takes and returns
+    vectors in the problem's own units and sign convention (as Result.x, .y, .z)."""
+
+    def __init__(self, problem, max_dim: int = 400_000, max_nnz: int = 4_000_000,
+                 max_rounds: int = 12):
+        self.problem = problem
+        self.s = -1.0 if problem.sense == "max" else 1.0
+        self.A = sp.csr_matrix(problem.A)
+        self.AT = self.A.T.tocsr()
+        self.c = self.s * np.asarray(problem.c, dtype=np.float64)
+        self.rl, self.ru = problem.row_lower, problem.row_upper
+        self.lo, self.hi = problem.col_lower, problem.col_upper
+        m, n = self.A.shape
+        Q = problem.Q
+        if Q is not None and not sp.issparse(Q):        # a FactorQ: formed only when small
+            Q = Q.tocsr() if n * n <= max_nnz else None
+            if Q is None:
+                max_dim = -1
+        self.Q = None if Q is None else sp.csr_matrix(self.s * Q)
+        qnnz = 0 if self.Q is None else self.Q.nnz
+        self.applicable = (m + n) <= max_dim and 2 * self.A.nnz + qnnz <= max_nnz
+        self.max_rounds = max_rounds
+        self.attempts = 0
+        self.seconds = 0.0
+        self.c_inf = float(np.max(np.abs(self.c))) if n else 0.0
+
+    # ------------------------------------------------------------------------------ the guess
+    def _initial_guess(self, x, y, z, rule):
+        lo, hi, rl, ru = self.lo, self.hi, self.rl, self.ru
+        ax = self.A @ x
+        xs = 1.0 + float(np.max(np.abs(x))) if x.size else 1.0
+        bs = 1.0 + float(np.max(np.abs(ax))) if ax.size else 1.0
+        ys = 1.0 + float(np.max(np.abs(y))) if y.size else 1.0
+        zs = 1.0 + float(np.max(np.abs(z))) if z.size else 1.0
+        with np.errstate(invalid="ignore"):
+            col_lo = (x - lo) / xs
+            col_hi = (hi - x) / xs
+            row_lo = (ax - rl) / bs
+            row_hi = (ru - ax) / bs
+        zn, yn = z / zs, y / ys
+        if rule == "basis":
+            return self._basis_guess(col_lo, col_hi, row_lo, row_hi, zn, yn)
+        if rule == "compare":       # the multiplier outweighs the slack
+            at_lo_c, at_hi_c = np.isfinite(lo) & (zn > col_lo), np.isfinite(hi) & (-zn > col_hi)
+            at_lo_r, at_hi_r = np.isfinite(rl) & (yn > row_lo), np.isfinite(ru) & (-yn > row_hi)
+        else:                       # "primal": the bound is (nearly) reached
+            eps = 1e-6
+            at_lo_c, at_hi_c = np.isfinite(lo) & (col_lo <= eps), np.isfinite(hi) & (col_hi <= eps)
+            at_lo_r, at_hi_r = np.isfinite(rl) & (row_lo <= eps), np.isfinite(ru) & (row_hi <= eps)
+        cs = np.zeros(x.size, dtype=np.int8)
+        both = at_lo_c & at_hi_c
+        cs[at_lo_c] = LOWER
+        cs[at_hi_c] = UPPER
+        cs[both] = np.where(col_lo[both] <= col_hi[both], LOWER, UPPER)
+        cs[lo == hi] = FIXED
+        rs = np.zeros(ax.size, dtype=np.int8)
+        both = at_lo_r & at_hi_r
+        rs[at_lo_r] = LOWER
+        rs[at_hi_r] = UPPER
+        rs[both] = np.where(row_lo[both] <= row_hi[both], LOWER, UPPER)
+        rs[rl == ru] = FIXED
+        return cs, rs
+
+    def _basis_guess(self, col_lo, col_hi, row_lo, row_hi, zn, yn):
+        """An LP vertex guess: rank the columns and the row slacks by how far they are from
+        being at a bound (slack / (slack + |multiplier|)) and keep the m most basic ones free,
+        so that the KKT system is square."""
+        m = row_lo.size
+        lo_side_c = np.where(np.isfinite(col_lo), col_lo, np.inf)
+        hi_side_c = np.where(np.isfinite(col_hi), col_hi, np.inf)
+        near_hi_c = hi_side_c < lo_side_c
+        sc = np.maximum(np.minimum(lo_side_c, hi_side_c), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bc = np.where(np.isinf(sc), 2.0, sc / (sc + np.abs(zn) + 1e-300))
+        bc[self.lo == self.hi] = -1.0
+        lo_side_r = np.where(np.isfinite(row_lo), row_lo, np.inf)
+        hi_side_r = np.where(np.isfinite(row_hi), row_hi, np.inf)
+        near_hi_r = hi_side_r < lo_side_r
+        sr = np.maximum(np.minimum(lo_side_r, hi_side_r), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            br = np.where(np.isinf(sr), 2.0, sr / (sr + np.abs(yn) + 1e-300))
+        br[self.rl == self.ru] = -1.0
+        score = np.concatenate([bc, br])
+        basic = np.zeros(score.size, dtype=bool)
+        basic[np.argsort(-score, kind="stable")[:m]] = True
+        n = bc.size
+        cs = np.where(basic[:n], FREE, np.where(near_hi_c, UPPER, LOWER)).astype(np.int8)
+        cs[self.lo == self.hi] = FIXED
+        rs = np.where(basic[n:], FREE, np.where(near_hi_r, UPPER, LOWER)).astype(np.int8)
+        rs[self.rl == self.ru] = FIXED
+        return cs, rs
+
+    # ------------------------------------------------------------------------------ one solve
+    def _solve_guess(self, cs, rs):
+        """x, y_min (minimisation sign) for the guess, or None when the solve fails."""
+        A, Q, c = self.A, self.Q, self.c
+        m, n = A.shape
+        x = np.zeros(n)
+        x[cs == LOWER] = self.lo[cs == LOWER]
+        x[cs == FIXED] = self.lo[cs == FIXED]
+        x[cs == UPPER] = self.hi[cs == UPPER]
+        F = np.flatnonzero(cs == FREE)
+        R = np.flatnonzero(rs != FREE)
+        b = np.where(rs == UPPER, self.ru, self.rl)[R]
+        xb = x.copy()                       # free entries are 0 here
+        rhs_x = -(c[F] + (Q @ xb)[F]) if Q is not None else -c[F]
+        rhs_y = b - (A @ xb)[R]
+        nf, nr = F.size, R.size
+        AR = A[R]
+        ARF = AR[:, F] if nf else sp.csr_matrix((nr, 0))
+        QFF = Q[F][:, F] if (Q is not None and nf) else sp.csr_matrix((nf, nf))
+        K = sp.bmat([[QFF, ARF.T], [ARF, sp.csr_matrix((nr, nr))]], format="csc")
+        rhs = np.concatenate([rhs_x, rhs_y])
+        if not np.all(np.isfinite(rhs)):
+            return None
+        if K.shape[0] == 0:
+            return x, np.zeros(m)
+        # symmetric Ruiz equilibration
+        d = np.ones(K.shape[0])
+        Ka = abs(K).tocsr()
+        for _ in range(8):
+            Kd = sp.diags(d) @ Ka @ sp.diags(d)
+            rmax = Kd.max(axis=1).toarray().ravel()
+            rmax[rmax == 0] = 1.0
+            d = d / np.sqrt(rmax)
+        D = sp.diags(d)
+        Ks = (D @ K @ D).tocsc()
+        rs_ = d * rhs
+        sol = _solve_kkt(Ks, rs_, nf, nr)
+        if sol is None:
+            return None
+        sol = d * sol
+        if not np.all(np.isfinite(sol)):
+            return None
+        x[F] = sol[:nf]
+        y = np.zeros(m)
+        y[R] = -sol[nf:]
+        return x, y
+
+    # ------------------------------------------------------------------------------ the loop
+    def attempt(self, x, y, z, tol, deadline=math.inf, rules=None):
+        """A verified (at `tol`, on this problem) PolishOutcome, or None. rules: the initial
+        guesses tried in turn (default: "basis", "compare" for an LP, with few corrections,
+        since full active-set swaps on a wrong LP basis tend to cycle; "compare",
+        "primal" for a QP)."""
+        if rules is None:
+            rules = ("compare", "primal") if self.Q is not None else ("basis", "compare")
+        if not self.applicable:
+            return None
+        t0 = time.perf_counter()
+        self.attempts += 1
+        s = self.s
+        x = np.asarray(x, dtype=np.float64)
+        ym, zm = s * np.asarray(y, dtype=np.float64), s * np.asarray(z, dtype=np.float64)
+        out = None
+        rounds = 0
+        seen = set()
+        for rule in rules:
+            cs, rs = self._initial_guess(x, ym, zm, rule)
+            for _ in range(self.max_rounds if self.Q is not None else 3):
+                key = (cs.tobytes(), rs.tobytes())
+                if key in seen or time.perf_counter() > deadline:
+                    break
+                seen.add(key)
+                rounds += 1
+                got = self._solve_guess(cs, rs)
+                if got is None:
+                    break
+                xp, yp = got
+                zp = self.c - self.AT @ yp
+                if self.Q is not None:
+                    zp = zp + self.Q @ xp
+                zp[cs == FREE] = 0.0
+                rep = kkt_check(self.problem, xp, s * yp, s * zp, tol)
+                if rep.ok:
+                    out = PolishOutcome(xp, s * yp, s * zp, rep, rounds, 0.0)
+                    break
+                changed = self._correct(cs, rs, xp, yp, zp)
+                logger.debug(f"active-set polish ({rule}) round {rounds}: {int((cs == FREE).sum())} "
+                             f"free columns, {int((rs != FREE).sum())} active rows; primal "
+                             f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap "
+                             f"{rep.gap:.1e}; {changed} changes")
+                if not changed:
+                    break
+            if out is not None:
+                break
+        el = time.perf_counter() - t0
+        self.seconds += el
+        if out is not None:
+            out.seconds = el
+        logger.info(f"active-set polish: {'verified' if out else 'no verified point'} after "
+                    f"{rounds} solve(s), {el:.2f} s")
+        return out
+
+    def _correct(self, cs, rs, x, y, z) -> int:
+        """One primal-dual active-set correction of the guess in place; the number of
+        changes."""
+        lo, hi, rl, ru = self.lo, self.hi, self.rl, self.ru
+        ax = self.A @ x
+        ftol_c = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+        ftol_ch = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+        dtol = 1e-9 * (1.0 + self.c_inf)
+        changed = 0
+        free = cs == FREE
+        m1 = free & (x < lo - ftol_c)
+        m2 = free & (x > hi + ftol_ch)
+        m3 = (cs == LOWER) & (z < -dtol)
+        m4 = (cs == UPPER) & (z > dtol)
+        if m1.any() or m2.any() or m3.any() or m4.any():
+            changed += int(m1.sum() + m2.sum() + m3.sum() + m4.sum())
+            cs[m1] = LOWER
+            cs[m2] = UPPER
+            cs[m3 | m4] = FREE
+        inact = rs == FREE
+        r1 = inact & (ax < rl - 1e-9 * (1.0 + np.abs(np.where(np.isfinite(rl), rl, 0.0))))
+        r2 = inact & (ax > ru + 1e-9 * (1.0 + np.abs(np.where(np.isfinite(ru), ru, 0.0))))
+        r3 = (rs == LOWER) & (y < -dtol)
+        r4 = (rs == UPPER) & (y > dtol)
+        if r1.any() or r2.any() or r3.any() or r4.any():
+            changed += int(r1.sum() + r2.sum() + r3.sum() + r4.sum())
+            rs[r1] = LOWER
+            rs[r2] = UPPER
+            rs[r3 | r4] = FREE
+        return changed

@@ -1,0 +1,128 @@
+"""Active-set polishing (gpulp/active_set.py): exact answers from approximate ones, never an
+unverified one."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import gpulp
+from bench.solvers import problem_to_highs
+from gpulp import Problem, Status
+from gpulp.active_set import ActiveSetPolisher
+from gpulp.problem import FactorQ
+from gpulp.verify import kkt_check
+
+highspy = pytest.importorskip("highspy")
+
+
+def _highs(problem):
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    problem_to_highs(h, problem)
+    h.run()
+    return h
+
+
+def _random_lp(seed, m=30, n=50, sense="min"):
+    rng = np.random.default_rng(seed)
+    A = sp.random(m, n, density=0.3, random_state=rng, format="csr")
+    x0 = rng.uniform(0, 1, n)
+    act = A @ x0
+    rl = np.where(rng.random(m) < 0.3, act, act - rng.uniform(0.1, 1, m))
+    ru = np.where(rng.random(m) < 0.5, np.inf, act + rng.uniform(0.1, 1, m))
+    eq = rng.random(m) < 0.2
+    rl[eq] = ru[eq] = act[eq]
+    lo = np.where(rng.random(n) < 0.2, -np.inf, 0.0)
+    hi = np.where(rng.random(n) < 0.5, 2.0, np.inf)
+    return Problem(rng.standard_normal(n), A, rl, ru, lo, hi, sense=sense)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("sense", ["min", "max"])
+def test_polish_turns_a_rough_lp_answer_exact_and_matches_highs(seed, sense):
+    p = _random_lp(seed, sense=sense)
+    h = _highs(p)
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        pytest.skip("the random LP is not bounded")
+    rough = gpulp.solve(p, tol=1e-5, device="cpu", presolve=False, active_set=False)
+    assert rough.status == Status.OPTIMAL
+    out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-9)
+    assert out is not None
+    rep = kkt_check(p, out.x, out.y, out.z, 1e-9)
+    assert rep.ok and max(rep.primal_residual, rep.dual_residual, rep.gap) <= 1e-9
+    obj = h.getInfo().objective_function_value
+    assert rep.primal_objective == pytest.approx(obj, rel=1e-8, abs=1e-8)
+
+
+def test_solve_at_1e_8_uses_it_and_says_so():
+    p = _random_lp(7)
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.message == "active-set polished"
+    off = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, active_set=False)
+    assert off.message != "active-set polished"
+    assert off.objective == pytest.approx(res.objective, rel=1e-6, abs=1e-6)
+
+
+def test_garbage_points_give_none_or_a_verified_answer():
+    p = _random_lp(3)
+    ap = ActiveSetPolisher(p)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.normal(0, 5, p.num_cols)
+        y = rng.normal(0, 5, p.num_rows)
+        z = rng.normal(0, 5, p.num_cols)
+        out = ap.attempt(x, y, z, 1e-9)
+        if out is not None:
+            assert kkt_check(p, out.x, out.y, out.z, 1e-9).ok
+
+
+def test_an_infeasible_lp_never_gets_a_polished_answer():
+    # x1 + x2 <= 1 and x1 + x2 >= 2
+    A = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    p = Problem(np.array([1.0, 1.0]), A, np.array([-np.inf, 2.0]), np.array([1.0, np.inf]),
+                np.zeros(2), np.full(2, np.inf))
+    out = ActiveSetPolisher(p).attempt(np.array([0.5, 0.5]), np.array([-1.0, 1.0]),
+                                       np.zeros(2), 1e-6)
+    assert out is None
+    res = gpulp.solve(p, device="cpu", presolve=False)
+    assert res.status == Status.PRIMAL_INFEASIBLE
+
+
+def test_qp_polish_matches_highs_objective_and_duals():
+    rng = np.random.default_rng(5)
+    n, m = 40, 15
+    F = rng.standard_normal((n, 5))
+    Q = sp.csr_matrix(F @ F.T + np.diag(rng.uniform(0.1, 1, n)))
+    A = sp.csr_matrix(rng.standard_normal((m, n)))
+    p = Problem(rng.standard_normal(n), A, np.full(m, -1.0), np.full(m, 1.0), np.full(n, -0.3),
+                np.full(n, 0.3), Q=Q)
+    rough = gpulp.solve(p, tol=1e-3, device="cpu", presolve=False, active_set=False)
+    out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-10)
+    assert out is not None
+    h = _highs(p)
+    sol = h.getSolution()
+    assert out.report.primal_objective == pytest.approx(h.getInfo().objective_function_value,
+                                                        rel=1e-8)
+    np.testing.assert_allclose(out.x, sol.col_value, atol=1e-6)
+    np.testing.assert_allclose(out.y, sol.row_dual, atol=1e-6)
+
+
+def test_factor_q_is_formed_when_small_and_skipped_when_large():
+    rng = np.random.default_rng(2)
+    n = 30
+    Fm = rng.standard_normal((n, 3)) * 0.1
+    p = Problem(-rng.uniform(0, 1, n), sp.csr_matrix(np.ones((1, n))), np.array([1.0]),
+                np.array([1.0]), np.zeros(n), np.full(n, 0.2), Q=FactorQ(Fm, np.full(n, 0.01)))
+    res = gpulp.solve(p, tol=1e-9, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.verified
+    assert ActiveSetPolisher(p).applicable
+    assert not ActiveSetPolisher(p, max_nnz=100).applicable
+
+
+def test_switched_off_by_option_and_by_size():
+    p = _random_lp(1)
+    assert gpulp.solve(p, tol=1e-8, device="cpu", presolve=False,
+                       active_set_max_dim=10).message != "active-set polished"
+    with pytest.raises(gpulp.errors.GpulpError):
+        gpulp.solve(p, active_set_max_dim=-1)
