@@ -80,8 +80,14 @@ class _DenseLU:
 
 
 def _factor(K):
-    if K.shape[0] <= 1500:
+    """LU of K: LAPACK for small or dense-ish matrices (SuperLU's BLAS calls fail with
+    'illegal value' on dense supernodes), SuperLU for sparse ones."""
+    n = K.shape[0]
+    dense = K.nnz > 0.02 * n * n
+    if n <= 300 or (dense and n <= 3000):
         return _DenseLU(K)
+    if dense:
+        raise RuntimeError("too large and too dense for a direct factorisation here")
     return spla.splu(K.tocsc(), permc_spec="COLAMD")
 
 
@@ -101,7 +107,11 @@ def _solve_kkt(K, rhs, nf, nr):
         if res < best_res:
             best, best_res = v, res
 
+    Kc = K.tocsc()
+    empty = (np.diff(Kc.indptr) == 0).any() or (np.bincount(Kc.indices, minlength=K.shape[0]) == 0).any()
     try:
+        if empty:       # structurally singular: SuperLU misbehaves, go to the regularised path
+            raise RuntimeError("structurally singular")
         lu = _factor(K)
         v = lu.solve(rhs)
         for _ in range(2):
@@ -123,7 +133,7 @@ def _solve_kkt(K, rhs, nf, nr):
     M = spla.LinearOperator(K.shape, lu.solve)
     with np.errstate(all="ignore"):
         v, _ = spla.gmres(K, rhs, x0=best if best is not None else None, M=M, rtol=1e-14,
-                          atol=0.0, restart=min(40, K.shape[0]), maxiter=3)
+                          atol=0.0, restart=min(40, K.shape[0]), maxiter=2)
     keep(v)
     return best
 

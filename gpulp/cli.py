@@ -52,6 +52,19 @@ def add_solve(sub):
                         "repair, diving); reports the relaxation bound and the mip gap")
 
 
+def add_demo(sub):
+    p = sub.add_parser("demo", help="run an application end to end on a seeded synthetic "
+                                    "market or allocation: round-lot portfolio or knapsack")
+    p.add_argument("app", choices=("portfolio", "knapsack"))
+    p.add_argument("--size", type=int, default=None,
+                   help="assets (portfolio, default 50) or items (knapsack, default 10000)")
+    p.add_argument("--model", choices=("mean_variance", "cvar"), default="mean_variance",
+                   help="portfolio risk model (default mean_variance)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds (knapsack)")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; its subparsers action is stored as `parser.sub`."""
     parser = argparse.ArgumentParser(prog="gpulp", description="GPU LP/QP solver tools.")
@@ -60,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_solve(parser.sub)
     add_info(parser.sub)
     add_convert(parser.sub)
+    add_demo(parser.sub)
     return parser
 
 
@@ -129,7 +143,23 @@ def run_solve(args) -> int:
     return 0
 
 
-HANDLERS = {"solve": run_solve, "info": run_info, "convert": run_convert}
+def run_demo(args) -> int:
+    if args.app == "portfolio":
+        from .apps import portfolio
+        res = portfolio.demo(args.size or 50, args.model, device=args.device, seed=args.seed)
+        print(res)
+        ok = res.status in ("optimal", "feasible")
+    else:
+        from .apps import knapsack
+        kw = knapsack.random_instance(args.size or 10_000, seed=args.seed)
+        res = knapsack.solve(**kw, device=args.device,
+                             time_limit=args.time_limit if args.time_limit else 60.0)
+        print(res)
+        ok = res.status in ("optimal", "feasible")
+    return 0 if ok else 1
+
+
+HANDLERS = {"solve": run_solve, "info": run_info, "convert": run_convert, "demo": run_demo}
 
 
 def _error_line(exc, args) -> str:

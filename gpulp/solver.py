@@ -255,6 +255,11 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 x, y, z = unscale_primal_dual()
                 rep = kkt_check(problem, x, y, z, opts.tol)
                 if rep.ok:
+                    # the active-set point, when it passes too, is usually exact: prefer it
+                    res = try_active_set(ev.stats, last=True)
+                    if res is not None and max(res.primal_residual, res.dual_residual, res.gap) \
+                            < max(rep.primal_residual, rep.dual_residual, rep.gap):
+                        return res
                     if opts.polish:
                         with timers.phase("polish"):
                             x, y, z, rep = _polish(problem, engine, be, wp, sc, s, c, opts,

@@ -116,7 +116,7 @@ def test_no_command_shows_usage(capsys):
 
 def test_parser_is_extensible():
     parser = build_parser()
-    assert set(HANDLERS) == {"solve", "info", "convert"}
+    assert set(HANDLERS) == {"solve", "info", "convert", "demo"}
     parser.sub.add_parser("extra")
     assert parser.parse_args(["extra"]).command == "extra"
 
@@ -186,3 +186,17 @@ def test_solve_runs_with_cupy_blocked(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "status: optimal" in done.stdout
+
+
+def test_demo_portfolio_runs_end_to_end(capsys):
+    assert main(["demo", "portfolio", "--device", "cpu", "--size", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "portfolio (mean_variance)" in out and "verified True" in out
+    assert "cash" in out and "shares" in out
+
+
+def test_demo_knapsack_runs_end_to_end(capsys):
+    assert main(["demo", "knapsack", "--device", "cpu", "--size", "400",
+                 "--time-limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "knapsack:" in out and "verified True" in out
