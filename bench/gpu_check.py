@@ -12,6 +12,9 @@ Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jso
            to 1e-4 and 1e-8 on the GPU, beside HiGHS IPM (and simplex) on the same instance
   memory   peak device memory on the 10M LP, and the largest generated CVaR LP that fits
   profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP
+  apps     the integer layer on the GPU: the 200k-item knapsack allocation and a round-lot CVaR
+           portfolio (n = 500) of bench/integer.py, each verified integral and feasible, with
+           the objective, bound, gap and time (HiGHS MIP figures come from bench/integer.py)
   agree    all tiny hand-solved LPs and the shared netlib / infeasible sets: GPU and CPU statuses
            and objectives agree (CPU limited to --cpu-limit seconds per instance)
 The harness (`python -m bench run --solvers gpulp-gpu,gpulp-cpu,highs-ipm ...`) gives the full
@@ -209,8 +212,31 @@ def part_agree(args):
               cpu_time=a.solve_time, gpu_time=b.solve_time, gpu_verified=b.verified, same=same)
 
 
+def part_apps(args):
+    from bench.integer import knapsack_instance, portfolio_instance
+    from gpulp.apps import knapsack, portfolio
+    from gpulp.rounding import check_integer
+    dev = _device(args.dry_run)
+    n = 2_000 if args.dry_run else 200_000
+    kw, problem = knapsack_instance(n)
+    t = time.perf_counter()
+    res = knapsack.solve(**kw, device=dev, time_limit=args.time_limit)
+    _emit(args.out, "apps", app="knapsack", items=n, device=dev, status=res.status,
+          value=res.value, bound=res.bound, gap=res.mip_gap, time=time.perf_counter() - t,
+          verified=bool(res.x is not None and check_integer(problem, res.x).ok))
+    na = 50 if args.dry_run else 500
+    kw = portfolio_instance(na, 200 if args.dry_run else 1000, seed=0)
+    pm = portfolio.build_problem(**kw)
+    t = time.perf_counter()
+    res = portfolio.optimize(**kw, device=dev, time_limit=args.time_limit)
+    _emit(args.out, "apps", app="portfolio-cvar-round-lots", assets=na, device=dev,
+          status=res.status, objective=res.objective, bound=res.bound,
+          time=time.perf_counter() - t,
+          verified=bool(res.result.x is not None and check_integer(pm.problem, res.result.x).ok))
+
+
 PARTS = {"floor": part_floor, "small": part_small, "large": part_large, "memory": part_memory,
-         "profile": part_profile, "agree": part_agree}
+         "profile": part_profile, "apps": part_apps, "agree": part_agree}
 
 
 def main(argv=None):

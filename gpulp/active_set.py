@@ -85,17 +85,19 @@ def _factor(K):
     n = K.shape[0]
     dense = K.nnz > 0.02 * n * n
     if n <= 300 or (dense and n <= 3000):
-        return _DenseLU(K)
+        return _DenseLU(K)          # a singular regularised matrix is impossible, but be safe
     if dense:
         raise RuntimeError("too large and too dense for a direct factorisation here")
     return spla.splu(K.tocsc(), permc_spec="COLAMD")
 
 
 def _solve_kkt(K, rhs, nf, nr):
-    """Solve the (equilibrated) KKT system K v = rhs. First a plain sparse LU with two steps of
-    refinement; where that fails (a singular guess) or leaves a large residual, GMRES on K
-    preconditioned by the LU of K regularised by +-rho (quasi-definite, so it always
-    factorises). None when neither gets a finite answer."""
+    """Solve the (equilibrated) KKT system K v = rhs. Small or dense systems: LAPACK's LU of K
+    itself with two steps of refinement. Otherwise, and where that fails (a singular guess) or
+    leaves a large residual: the LU of K regularised by +-rho (quasi-definite, so it always
+    factorises; SuperLU is never given a singular matrix, on which it can crash), iterative
+    refinement against K, then GMRES on K preconditioned by that LU. None when nothing finite
+    comes out."""
     scale = 1.0 + float(np.max(np.abs(rhs))) if rhs.size else 1.0
     best, best_res = None, math.inf
 
@@ -107,22 +109,20 @@ def _solve_kkt(K, rhs, nf, nr):
         if res < best_res:
             best, best_res = v, res
 
-    Kc = K.tocsc()
-    empty = (np.diff(Kc.indptr) == 0).any() or (np.bincount(Kc.indices, minlength=K.shape[0]) == 0).any()
-    try:
-        if empty:       # structurally singular: SuperLU misbehaves, go to the regularised path
-            raise RuntimeError("structurally singular")
-        lu = _factor(K)
-        v = lu.solve(rhs)
-        for _ in range(2):
-            if not np.all(np.isfinite(v)):
-                break
-            v = v + lu.solve(rhs - K @ v)
-        keep(v)
-    except (RuntimeError, MemoryError, ValueError):
-        pass
-    if best_res <= 1e-11 * scale:
-        return best
+    n = K.shape[0]
+    if n <= 300 or (K.nnz > 0.02 * n * n and n <= 3000):
+        try:
+            lu = _DenseLU(K)
+            v = lu.solve(rhs)
+            for _ in range(2):
+                if not np.all(np.isfinite(v)):
+                    break
+                v = v + lu.solve(rhs - K @ v)
+            keep(v)
+        except (RuntimeError, MemoryError, ValueError):
+            pass
+        if best_res <= 1e-11 * scale:
+            return best
     rho = 1e-9
     reg = sp.diags(np.concatenate([np.full(nf, rho), np.full(nr, -rho)]))
     try:
@@ -130,10 +130,24 @@ def _solve_kkt(K, rhs, nf, nr):
     except (RuntimeError, MemoryError, ValueError) as exc:
         logger.debug(f"active-set polish: factorisation failed ({exc})")
         return best
+    v = lu.solve(rhs)
+    last = math.inf
+    for _ in range(10):
+        if not np.all(np.isfinite(v)):
+            break
+        r = rhs - K @ v
+        rn = float(np.max(np.abs(r)))
+        if rn <= 1e-11 * scale or rn > 0.5 * last:
+            break
+        last = rn
+        v = v + lu.solve(r)
+    keep(v)
+    if best_res <= 1e-11 * scale:
+        return best
     M = spla.LinearOperator(K.shape, lu.solve)
     with np.errstate(all="ignore"):
-        v, _ = spla.gmres(K, rhs, x0=best if best is not None else None, M=M, rtol=1e-14,
-                          atol=0.0, restart=min(40, K.shape[0]), maxiter=2)
+        v, _ = spla.gmres(K, rhs, x0=best, M=M, rtol=1e-14, atol=0.0,
+                          restart=min(40, n), maxiter=2)
     keep(v)
     return best
 

@@ -18,3 +18,13 @@ def test_gpu_check_dry_run(tmp_path, shared_instances):
     assert not any("error" in r for r in rows), rows
     floor = next(r for r in rows if r["part"] == "floor")
     assert floor["iter_us"] > 0 and floor["copy_GBps"] > 0
+
+
+def test_gpu_check_apps_dry_run(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part", "apps", "--dry-run",
+                           "--time-limit", "15", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    assert [r["app"] for r in rows] == ["knapsack", "portfolio-cvar-round-lots"], rows
+    assert all(r["verified"] and r["status"] in ("optimal", "feasible") for r in rows), rows
