@@ -177,6 +177,7 @@ class ActiveSetPolisher:
         self.max_rounds = max_rounds
         self.attempts = 0
         self.seconds = 0.0
+        self.slowest_round = 0.0       # seconds of the slowest single solve so far
         self.c_inf = float(np.max(np.abs(self.c))) if n else 0.0
 
     # ------------------------------------------------------------------------------ the guess
@@ -318,7 +319,9 @@ class ActiveSetPolisher:
                     break
                 seen.add(key)
                 rounds += 1
+                tr = time.perf_counter()
                 got = self._solve_guess(cs, rs)
+                self.slowest_round = max(self.slowest_round, time.perf_counter() - tr)
                 if got is None:
                     break
                 xp, yp = got

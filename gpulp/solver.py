@@ -211,7 +211,14 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # a wrong guess costs at most a fifth of the time used so far (a twentieth after a
             # limit)
             budget = (0.05 if last else 0.2) * (time.perf_counter() - t0) + 0.2
-            out = polisher.attempt(x, y, z, opts.tol, time.perf_counter() + budget)
+            now = time.perf_counter()
+            if not last:
+                budget = min(budget, deadline - now)
+            if polisher.attempts and polisher.slowest_round > budget:
+                logger.info("active-set polish skipped: one of its solves took longer than the "
+                            "time it may use now")
+                return None
+            out = polisher.attempt(x, y, z, opts.tol, now + budget)
         if out is None:
             return None
         rep = kkt_check(problem, out.x, out.y, out.z, opts.tol)   # the solver's own gate
