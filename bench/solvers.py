@@ -61,6 +61,19 @@ def _option(h, name):
     return value[1] if isinstance(value, tuple) else value
 
 
+def solve_with_highs(problem, **options):
+    """A quiet Highs object that has run `problem` (its LP/QP relaxation) with `options`."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    problem_to_highs(h, problem)
+    h.run()
+    return h
+
+
 def problem_to_highs(h, problem):
     """Pass `problem` to the Highs object `h` (integrality dropped: the LP/QP relaxation)."""
     import highspy

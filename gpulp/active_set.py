@@ -152,6 +152,44 @@ def _solve_kkt(K, rhs, nf, nr):
     return best
 
 
+def _sides(at_lo, at_hi, d_lo, d_hi, fixed):
+    """States (FREE / LOWER / UPPER / FIXED) from the flags of being at either bound; a variable
+    flagged at both goes to the nearer one (distances d_lo, d_hi)."""
+    st = np.zeros(at_lo.size, dtype=np.int8)
+    both = at_lo & at_hi
+    st[at_lo] = LOWER
+    st[at_hi] = UPPER
+    st[both] = np.where(d_lo[both] <= d_hi[both], LOWER, UPPER)
+    st[fixed] = FIXED
+    return st
+
+
+def _basic_score(d_lo, d_hi, mult, fixed):
+    """How basic a variable looks, slack / (slack + |multiplier|): 2 with no finite bound, -1
+    when fixed; and whether its nearer bound is the upper one."""
+    d_lo = np.where(np.isfinite(d_lo), d_lo, np.inf)
+    d_hi = np.where(np.isfinite(d_hi), d_hi, np.inf)
+    dist = np.maximum(np.minimum(d_lo, d_hi), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(np.isinf(dist), 2.0, dist / (dist + np.abs(mult) + 1e-300))
+    score[fixed] = -1.0
+    return score, d_hi < d_lo
+
+
+def _correct_side(st, v, lo, hi, mult, dtol):
+    """One active-set correction of the states `st` in place (values v, multipliers mult):
+    free variables beyond a bound go to it, bound ones with a wrong-signed multiplier become
+    free. Returns the number of changes."""
+    free = st == FREE
+    below = free & (v < lo - 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0))))
+    above = free & (v > hi + 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0))))
+    wrong = ((st == LOWER) & (mult < -dtol)) | ((st == UPPER) & (mult > dtol))
+    st[below] = LOWER
+    st[above] = UPPER
+    st[wrong] = FREE
+    return int(below.sum() + above.sum() + wrong.sum())
+
+
 class ActiveSetPolisher:
     """Polishes approximate solutions of one problem. `attempt(x, y, z)` takes and returns
     vectors in the problem's own units and sign convention (as Result.x, .y, .z)."""
@@ -203,39 +241,16 @@ class ActiveSetPolisher:
             eps = 1e-6
             at_lo_c, at_hi_c = np.isfinite(lo) & (col_lo <= eps), np.isfinite(hi) & (col_hi <= eps)
             at_lo_r, at_hi_r = np.isfinite(rl) & (row_lo <= eps), np.isfinite(ru) & (row_hi <= eps)
-        cs = np.zeros(x.size, dtype=np.int8)
-        both = at_lo_c & at_hi_c
-        cs[at_lo_c] = LOWER
-        cs[at_hi_c] = UPPER
-        cs[both] = np.where(col_lo[both] <= col_hi[both], LOWER, UPPER)
-        cs[lo == hi] = FIXED
-        rs = np.zeros(ax.size, dtype=np.int8)
-        both = at_lo_r & at_hi_r
-        rs[at_lo_r] = LOWER
-        rs[at_hi_r] = UPPER
-        rs[both] = np.where(row_lo[both] <= row_hi[both], LOWER, UPPER)
-        rs[rl == ru] = FIXED
-        return cs, rs
+        return (_sides(at_lo_c, at_hi_c, col_lo, col_hi, lo == hi),
+                _sides(at_lo_r, at_hi_r, row_lo, row_hi, rl == ru))
 
     def _basis_guess(self, col_lo, col_hi, row_lo, row_hi, zn, yn):
         """An LP vertex guess: rank the columns and the row slacks by how far they are from
         being at a bound (slack / (slack + |multiplier|)) and keep the m most basic ones free,
         so that the KKT system is square."""
         m = row_lo.size
-        lo_side_c = np.where(np.isfinite(col_lo), col_lo, np.inf)
-        hi_side_c = np.where(np.isfinite(col_hi), col_hi, np.inf)
-        near_hi_c = hi_side_c < lo_side_c
-        sc = np.maximum(np.minimum(lo_side_c, hi_side_c), 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            bc = np.where(np.isinf(sc), 2.0, sc / (sc + np.abs(zn) + 1e-300))
-        bc[self.lo == self.hi] = -1.0
-        lo_side_r = np.where(np.isfinite(row_lo), row_lo, np.inf)
-        hi_side_r = np.where(np.isfinite(row_hi), row_hi, np.inf)
-        near_hi_r = hi_side_r < lo_side_r
-        sr = np.maximum(np.minimum(lo_side_r, hi_side_r), 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            br = np.where(np.isinf(sr), 2.0, sr / (sr + np.abs(yn) + 1e-300))
-        br[self.rl == self.ru] = -1.0
+        bc, near_hi_c = _basic_score(col_lo, col_hi, zn, self.lo == self.hi)
+        br, near_hi_r = _basic_score(row_lo, row_hi, yn, self.rl == self.ru)
         score = np.concatenate([bc, br])
         basic = np.zeros(score.size, dtype=bool)
         basic[np.argsort(-score, kind="stable")[:m]] = True
@@ -353,30 +368,6 @@ class ActiveSetPolisher:
     def _correct(self, cs, rs, x, y, z) -> int:
         """One primal-dual active-set correction of the guess in place; the number of
         changes."""
-        lo, hi, rl, ru = self.lo, self.hi, self.rl, self.ru
-        ax = self.A @ x
-        ftol_c = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-        ftol_ch = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
         dtol = 1e-9 * (1.0 + self.c_inf)
-        changed = 0
-        free = cs == FREE
-        m1 = free & (x < lo - ftol_c)
-        m2 = free & (x > hi + ftol_ch)
-        m3 = (cs == LOWER) & (z < -dtol)
-        m4 = (cs == UPPER) & (z > dtol)
-        if m1.any() or m2.any() or m3.any() or m4.any():
-            changed += int(m1.sum() + m2.sum() + m3.sum() + m4.sum())
-            cs[m1] = LOWER
-            cs[m2] = UPPER
-            cs[m3 | m4] = FREE
-        inact = rs == FREE
-        r1 = inact & (ax < rl - 1e-9 * (1.0 + np.abs(np.where(np.isfinite(rl), rl, 0.0))))
-        r2 = inact & (ax > ru + 1e-9 * (1.0 + np.abs(np.where(np.isfinite(ru), ru, 0.0))))
-        r3 = (rs == LOWER) & (y < -dtol)
-        r4 = (rs == UPPER) & (y > dtol)
-        if r1.any() or r2.any() or r3.any() or r4.any():
-            changed += int(r1.sum() + r2.sum() + r3.sum() + r4.sum())
-            rs[r1] = LOWER
-            rs[r2] = UPPER
-            rs[r3 | r4] = FREE
-        return changed
+        return (_correct_side(cs, x, self.lo, self.hi, z, dtol)
+                + _correct_side(rs, self.A @ x, self.rl, self.ru, y, dtol))

@@ -80,6 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .log import logger
+from .presolve.work import ranges
 from .problem import FactorQ, Problem
 from .result import Result, Status
 
@@ -172,16 +173,6 @@ def lagrangian_bound(problem: Problem, y, x=None) -> float:
 
 
 # ============================================================================== the model
-def _ranges(starts, lens):
-    """Concatenation of range(starts[k], starts[k] + lens[k])."""
-    lens = np.asarray(lens, dtype=np.int64)
-    total = int(lens.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offs = np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(lens) + lens, lens)
-    return offs + np.arange(total, dtype=np.int64)
-
-
 class _Model:
     """Min-form host arrays shared by the heuristics (the problem's columns, tightened bounds)."""
 
@@ -342,7 +333,7 @@ def _repair_packing(model, x, r, max_passes=200):
         if V.size == 0:
             return npass
         starts, lens = model.rptr[V], np.diff(model.rptr)[V]
-        idx = _ranges(starts, lens)
+        idx = ranges(starts, lens)
         cols = model.rind[idx]
         a = model.rval[idx]
         owner = np.repeat(np.arange(V.size), lens)
@@ -429,7 +420,7 @@ def _repair_general(model, x, r, rng, deadline, max_moves, allowed=None, tabu_le
         step1 = np.minimum(full, room)
         # ratio test against the other rows (a satisfied side stays satisfied)
         starts, lens = cptr[J], clens[J]
-        idx = _ranges(starts, lens)
+        idx = ranges(starts, lens)
         owner = np.repeat(np.arange(J.size), lens)
         rows = cind[idx]
         av = cval[idx] * d[owner]
@@ -450,7 +441,7 @@ def _repair_general(model, x, r, rng, deadline, max_moves, allowed=None, tabu_le
             continue
         delta = cs * d[cj]
         # weighted violation change on every row each candidate touches
-        cidx = _ranges(starts[cj], lens[cj])
+        cidx = ranges(starts[cj], lens[cj])
         cown = np.repeat(np.arange(cj.size), lens[cj])
         crow = cind[cidx]
         r0 = r[crow]
@@ -724,7 +715,7 @@ def _fill_packing(model, x, priority, max_passes=100, subset=None, r=None):
             break
         slack = np.maximum(model.hi - r, 0.0)
         starts, lens = model.cptr[cand], lens_all[cand]
-        idx = _ranges(starts, lens)
+        idx = ranges(starts, lens)
         owner = np.repeat(np.arange(cand.size), lens)
         rows = model.cind[idx]
         a = model.cval[idx]
@@ -785,18 +776,18 @@ def _ruin_recreate(model, x, priority, rng, deadline, max_rounds=300):
         if time.perf_counter() > deadline:
             break
         rows = rng.choice(model.m, size=nrow, replace=False)
-        cols = np.unique(model.rind[_ranges(model.rptr[rows], np.diff(model.rptr)[rows])])
+        cols = np.unique(model.rind[ranges(model.rptr[rows], np.diff(model.rptr)[rows])])
         held = cols[x[cols] > model.cl[cols]]
         if held.size == 0:
             continue
-        nb_rows = np.unique(model.cind[_ranges(model.cptr[held], np.diff(model.cptr)[held])])
-        nb = np.unique(model.rind[_ranges(model.rptr[nb_rows], np.diff(model.rptr)[nb_rows])])
+        nb_rows = np.unique(model.cind[ranges(model.cptr[held], np.diff(model.cptr)[held])])
+        nb = np.unique(model.rind[ranges(model.rptr[nb_rows], np.diff(model.rptr)[nb_rows])])
         xs, rs = x[nb].copy(), r.copy()
         old = float(model.c[nb] @ x[nb])
         dec = x[held] - model.cl[held]
         x[held] = model.cl[held]
         lens = np.diff(model.cptr)[held]
-        idx = _ranges(model.cptr[held], lens)
+        idx = ranges(model.cptr[held], lens)
         r -= np.bincount(model.cind[idx], weights=model.cval[idx] * np.repeat(dec, lens),
                          minlength=model.m)
         pr = priority + 0.3 * spread * rng.standard_normal(model.n)
@@ -815,7 +806,7 @@ def _eval_moves(model, x, r, g, mid, cols, deltas, nmoves):
     rows' slack columns absorbing the change at their cheapest feasible value. Returns
     (feasible, objective change in min form, per (move, row) slack data for applying)."""
     lens = np.diff(model.cptr)[cols]
-    idx = _ranges(model.cptr[cols], lens)
+    idx = ranges(model.cptr[cols], lens)
     own = np.repeat(np.arange(cols.size), lens)
     rows = model.cind[idx]
     dact = model.cval[idx] * deltas[own]
@@ -969,7 +960,7 @@ def _one_opt(model, x, deadline, max_passes=20, cols=None):
         d = -np.sign(g[J])
         room = np.where(d > 0, model.cu[J] - x[J], x[J] - model.cl[J])
         starts, lens = model.cptr[J], lens_all[J]
-        idx = _ranges(starts, lens)
+        idx = ranges(starts, lens)
         owner = np.repeat(np.arange(J.size), lens)
         rows = model.cind[idx]
         av = model.cval[idx] * d[owner]

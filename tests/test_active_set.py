@@ -6,21 +6,13 @@ import pytest
 import scipy.sparse as sp
 
 import gpulp
-from bench.solvers import problem_to_highs
+from bench.solvers import solve_with_highs
 from gpulp import Problem, Status
 from gpulp.active_set import ActiveSetPolisher
 from gpulp.problem import FactorQ
 from gpulp.verify import kkt_check
 
 highspy = pytest.importorskip("highspy")
-
-
-def _highs(problem):
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    problem_to_highs(h, problem)
-    h.run()
-    return h
 
 
 def _random_lp(seed, m=30, n=50, sense="min"):
@@ -41,7 +33,7 @@ def _random_lp(seed, m=30, n=50, sense="min"):
 @pytest.mark.parametrize("sense", ["min", "max"])
 def test_polish_turns_a_rough_lp_answer_exact_and_matches_highs(seed, sense):
     p = _random_lp(seed, sense=sense)
-    h = _highs(p)
+    h = solve_with_highs(p)
     if h.modelStatusToString(h.getModelStatus()) != "Optimal":
         pytest.skip("the random LP is not bounded")
     rough = gpulp.solve(p, tol=1e-5, device="cpu", presolve=False, active_set=False)
@@ -100,7 +92,7 @@ def test_qp_polish_matches_highs_objective_and_duals():
     rough = gpulp.solve(p, tol=1e-3, device="cpu", presolve=False, active_set=False)
     out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-10)
     assert out is not None
-    h = _highs(p)
+    h = solve_with_highs(p)
     sol = h.getSolution()
     assert out.report.primal_objective == pytest.approx(h.getInfo().objective_function_value,
                                                         rel=1e-8)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gpulp
-from bench.solvers import problem_to_highs
+from bench.solvers import solve_with_highs
 from gpulp import Problem
 from gpulp.presolve import PresolveResult, presolve
 from gpulp.verify import kkt_check
@@ -30,11 +30,7 @@ def _highs(problem, solver="choose"):
         ok = bool(np.all(problem.row_lower <= 0) and np.all(problem.row_upper >= 0))
         return ("Optimal" if ok else "Infeasible"), np.zeros(0), np.zeros(problem.num_rows), \
             np.zeros(0), problem.objective_constant
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("solver", solver)
-    problem_to_highs(h, problem)
-    h.run()
+    h = solve_with_highs(problem, solver=solver)
     sol = h.getSolution()
     return (h.modelStatusToString(h.getModelStatus()), np.array(sol.col_value),
             np.array(sol.row_dual), np.array(sol.col_dual),

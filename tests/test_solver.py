@@ -4,21 +4,13 @@ import numpy as np
 import pytest
 
 import gpulp
-from bench.solvers import problem_to_highs
+from bench.solvers import solve_with_highs
 from gpulp import Problem, Status
 from instances.tiny import cases
 
 highspy = pytest.importorskip("highspy")
 
 TINY = cases()
-
-
-def _highs(problem):
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    problem_to_highs(h, problem)
-    h.run()
-    return h
 
 
 @pytest.mark.parametrize("case", TINY, ids=[c["name"] for c in TINY])
@@ -44,7 +36,7 @@ def test_tiny_hand_solutions_agree_with_highs(case):
     p = case["problem"]
     if p.num_rows == 0 or p.num_cols == 0:
         pytest.skip("HiGHS needs rows and columns for this comparison")
-    h = _highs(p)
+    h = solve_with_highs(p)
     sol = h.getSolution()
     np.testing.assert_allclose(sol.col_value, case["x"], atol=1e-9)
     np.testing.assert_allclose(sol.row_dual, case["y"], atol=1e-9)
@@ -88,7 +80,7 @@ def test_equality_only_problem():
     x_feas = rng.uniform(0.5, 1.5, 8)
     p = Problem(rng.uniform(0.1, 1, 8), A, A @ x_feas, A @ x_feas)
     res = gpulp.solve(p, tol=1e-6, device="cpu")
-    ref = _highs(p)
+    ref = solve_with_highs(p)
     assert res.status == Status.OPTIMAL
     assert res.objective == pytest.approx(ref.getInfo().objective_function_value, rel=1e-4)
 
