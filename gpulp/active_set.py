@@ -152,6 +152,24 @@ def _solve_kkt(K, rhs, nf, nr):
     return best
 
 
+def _solve_equilibrated(K, rhs, nf, nr):
+    """Solve the saddle-point system K v = rhs (blocks nf, nr) after symmetric Ruiz
+    equilibration; None when nothing finite comes out."""
+    d = np.ones(K.shape[0])
+    Ka = abs(K).tocsr()
+    for _ in range(8):
+        Kd = sp.diags(d) @ Ka @ sp.diags(d)
+        rmax = Kd.max(axis=1).toarray().ravel()
+        rmax[rmax == 0] = 1.0
+        d = d / np.sqrt(rmax)
+    D = sp.diags(d)
+    sol = _solve_kkt((D @ K @ D).tocsc(), d * rhs, nf, nr)
+    if sol is None:
+        return None
+    sol = d * sol
+    return sol if np.all(np.isfinite(sol)) else None
+
+
 def _sides(at_lo, at_hi, d_lo, d_hi, fixed):
     """States (FREE / LOWER / UPPER / FIXED) from the flags of being at either bound; a variable
     flagged at both goes to the nearer one (distances d_lo, d_hi)."""
@@ -286,26 +304,49 @@ class ActiveSetPolisher:
             return None
         if K.shape[0] == 0:
             return x, np.zeros(m)
-        # symmetric Ruiz equilibration
-        d = np.ones(K.shape[0])
-        Ka = abs(K).tocsr()
-        for _ in range(8):
-            Kd = sp.diags(d) @ Ka @ sp.diags(d)
-            rmax = Kd.max(axis=1).toarray().ravel()
-            rmax[rmax == 0] = 1.0
-            d = d / np.sqrt(rmax)
-        D = sp.diags(d)
-        Ks = (D @ K @ D).tocsc()
-        rs_ = d * rhs
-        sol = _solve_kkt(Ks, rs_, nf, nr)
+        sol = _solve_equilibrated(K, rhs, nf, nr)
         if sol is None:
-            return None
-        sol = d * sol
-        if not np.all(np.isfinite(sol)):
             return None
         x[F] = sol[:nf]
         y = np.zeros(m)
         y[R] = -sol[nf:]
+        return x, y
+
+    def _project_guess(self, cs, rs, x0, y0):
+        """x, y_min for the guess by two least-change projections (LP only): x is the point
+        nearest x0 (relative changes) with the guessed bounds met as equalities, and y the
+        point nearest y0 that is zero on the inactive rows and makes the reduced costs of the
+        free columns zero. Unlike the square solve, this works on an optimal face that is not
+        a vertex (dual degeneracy) and at a degenerate vertex (primal degeneracy): when the
+        guess is right, both projections are consistent and the gap is zero by construction."""
+        A, c = self.A, self.c
+        m, n = A.shape
+        x = np.array(x0, dtype=np.float64)
+        for state, bound in ((LOWER, self.lo), (FIXED, self.lo), (UPPER, self.hi)):
+            x[cs == state] = bound[cs == state]
+        F = np.flatnonzero(cs == FREE)
+        R = np.flatnonzero(rs != FREE)
+        nf, nr = F.size, R.size
+        ARF = A[R][:, F] if nf else sp.csr_matrix((nr, 0))
+        if nr and nf:
+            b = np.where(rs == UPPER, self.ru, self.rl)[R]
+            r = b - (A @ x)[R]
+            wx = (1.0 + np.abs(x[F])) ** -2
+            K = sp.bmat([[sp.diags(wx), ARF.T], [ARF, None]], format="csc")
+            sol = _solve_equilibrated(K, np.concatenate([np.zeros(nf), r]), nf, nr)
+            if sol is None:
+                return None
+            x[F] += sol[:nf]
+        y = np.zeros(m)
+        y[R] = np.asarray(y0, dtype=np.float64)[R]
+        if nr and nf:
+            s_ = c[F] - ARF.T @ y[R]
+            wy = (1.0 + np.abs(y[R])) ** -2
+            K = sp.bmat([[sp.diags(wy), ARF], [ARF.T, None]], format="csc")
+            sol = _solve_equilibrated(K, np.concatenate([np.zeros(nr), s_]), nr, nf)
+            if sol is None:
+                return None
+            y[R] += sol[:nr]
         return x, y
 
     # ------------------------------------------------------------------------------ the loop
@@ -315,7 +356,7 @@ class ActiveSetPolisher:
         since full active-set swaps on a wrong LP basis tend to cycle; "compare",
         "primal" for a QP)."""
         if rules is None:
-            rules = ("compare", "primal") if self.Q is not None else ("basis", "compare")
+            rules = ("compare", "primal") if self.Q is not None else ("project", "basis", "compare")
         if not self.applicable:
             return None
         t0 = time.perf_counter()
@@ -327,15 +368,16 @@ class ActiveSetPolisher:
         rounds = 0
         seen = set()
         for rule in rules:
-            cs, rs = self._initial_guess(x, ym, zm, rule)
-            for _ in range(self.max_rounds if self.Q is not None else 3):
-                key = (cs.tobytes(), rs.tobytes())
+            project = rule == "project"
+            cs, rs = self._initial_guess(x, ym, zm, "compare" if project else rule)
+            for _ in range(self.max_rounds if (self.Q is not None or project) else 3):
+                key = (project, cs.tobytes(), rs.tobytes())
                 if key in seen or time.perf_counter() > deadline:
                     break
                 seen.add(key)
                 rounds += 1
                 tr = time.perf_counter()
-                got = self._solve_guess(cs, rs)
+                got = self._project_guess(cs, rs, x, ym) if project else self._solve_guess(cs, rs)
                 self.slowest_round = max(self.slowest_round, time.perf_counter() - tr)
                 if got is None:
                     break

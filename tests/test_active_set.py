@@ -46,6 +46,50 @@ def test_polish_turns_a_rough_lp_answer_exact_and_matches_highs(seed, sense):
     assert rep.primal_objective == pytest.approx(obj, rel=1e-8, abs=1e-8)
 
 
+def test_projection_keeps_a_non_vertex_optimum_and_makes_it_exact():
+    # min x1 + x2 s.t. x1 + x2 >= 1, 0 <= x <= 1: the optimal face is a segment. A square KKT
+    # solve moves to a vertex; the projection stays at the nearest point of the face.
+    A = sp.csr_matrix(np.array([[1.0, 1.0]]))
+    p = Problem(np.array([1.0, 1.0]), A, np.array([1.0]), np.array([np.inf]), np.zeros(2),
+                np.ones(2))
+    x = np.array([0.3 + 1e-5, 0.7 - 3e-5])
+    out = ActiveSetPolisher(p).attempt(x, np.array([1.0 + 2e-5]), np.array([1e-5, -2e-5]),
+                                       1e-12, rules=("project",))
+    assert out is not None
+    assert out.x.sum() == pytest.approx(1.0, abs=1e-14)
+    np.testing.assert_allclose(out.x, x, atol=3e-5)   # the nearby point, not a vertex
+    np.testing.assert_allclose(out.y, [1.0], atol=1e-12)
+    assert out.report.gap <= 1e-15
+
+
+def _degenerate_transport(seed, k=12):
+    """A transport LP with integer costs in {1, 2}: many optimal solutions (dual degenerate)
+    and balanced supplies (primal degenerate)."""
+    rng = np.random.default_rng(seed)
+    supply = rng.integers(1, 5, k).astype(float)
+    demand = np.full(k, supply.sum() / k)
+    rows, cols = [], []
+    for i in range(k):
+        for j in range(k):
+            rows += [i, k + j]
+            cols += [i * k + j] * 2
+    A = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * k, k * k))
+    b = np.concatenate([supply, demand])
+    return Problem(rng.integers(1, 3, k * k).astype(float), A, b, b, np.zeros(k * k),
+                   np.full(k * k, np.inf))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_projection_polishes_a_degenerate_lp_from_1e_4(seed):
+    p = _degenerate_transport(seed)
+    rough = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, active_set=False)
+    assert rough.status == Status.OPTIMAL
+    out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-10, rules=("project",))
+    assert out is not None and out.report.ok
+    obj = solve_with_highs(p).getInfo().objective_function_value
+    assert out.report.primal_objective == pytest.approx(obj, rel=1e-10)
+
+
 def test_solve_at_1e_8_uses_it_and_says_so():
     p = _random_lp(7)
     res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
