@@ -23,7 +23,16 @@ inactive or active at one of its bounds (set R). The KKT system of the guess is
 It is equilibrated (symmetric Ruiz), regularised by +-rho on the diagonal so that it is
 quasi-definite and always factorises, and then solved against the unregularised matrix by
 iterative refinement; rank-deficient but consistent systems (degenerate vertices) converge to
-one of their solutions.
+one of their solutions. Where refinement stalls (nearly singular K), a smaller rho is tried.
+
+For an LP, the "project" rule replaces the square solve by two least-change projections from
+the iterate: x onto the guessed face, y onto the set where the free columns' reduced costs
+vanish. It keeps working on optimal faces that are not vertices (lotfi at 1e-8).
+
+Full primal-dual swaps can cycle (liswet: nearly every row active, multipliers from 0.1 to
+1e6). Then the corrections grow: violated bounds are added while there are any, and only the
+worst wrong-signed multipliers are released otherwise. A later attempt resumes from the guess
+where the previous one stopped, so the rounds of several attempts add up.
 
 Runs on the host (NumPy, SciPy's SuperLU), on problems up to a size limit.
 
@@ -123,26 +132,33 @@ def _solve_kkt(K, rhs, nf, nr):
             pass
         if best_res <= 1e-11 * scale:
             return best
-    rho = 1e-9
-    reg = sp.diags(np.concatenate([np.full(nf, rho), np.full(nr, -rho)]))
-    try:
-        lu = _factor((K + reg).tocsc())
-    except (RuntimeError, MemoryError, ValueError) as exc:
-        logger.debug(f"active-set polish: factorisation failed ({exc})")
-        return best
-    v = lu.solve(rhs)
-    last = math.inf
-    for _ in range(10):
-        if not np.all(np.isfinite(v)):
+    # rho = 1e-9 keeps the factorisation safe; when the refinement against K stalls (K is
+    # nearly singular there, as with the second-difference rows of liswet, whose smallest
+    # singular values are far below sqrt(rho)), a smaller rho is tried
+    lu = None
+    for rho in (1e-9, 1e-13):
+        reg = sp.diags(np.concatenate([np.full(nf, rho), np.full(nr, -rho)]))
+        try:
+            lu_rho = _factor((K + reg).tocsc())
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            logger.debug(f"active-set polish: factorisation failed ({exc})")
             break
-        r = rhs - K @ v
-        rn = float(np.max(np.abs(r)))
-        if rn <= 1e-11 * scale or rn > 0.5 * last:
-            break
-        last = rn
-        v = v + lu.solve(r)
-    keep(v)
-    if best_res <= 1e-11 * scale:
+        lu = lu_rho
+        v = lu.solve(rhs)
+        last = math.inf
+        for _ in range(10):
+            if not np.all(np.isfinite(v)):
+                break
+            r = rhs - K @ v
+            rn = float(np.max(np.abs(r)))
+            if rn <= 1e-11 * scale or rn > 0.5 * last:
+                break
+            last = rn
+            v = v + lu.solve(r)
+        keep(v)
+        if best_res <= 1e-11 * scale:
+            return best
+    if lu is None:
         return best
     M = spla.LinearOperator(K.shape, lu.solve)
     with np.errstate(all="ignore"):
@@ -194,14 +210,18 @@ def _basic_score(d_lo, d_hi, mult, fixed):
     return score, d_hi < d_lo
 
 
-def _correct_side(st, v, lo, hi, mult, dtol):
-    """One active-set correction of the states `st` in place (values v, multipliers mult):
-    free variables beyond a bound go to it, bound ones with a wrong-signed multiplier become
-    free. Returns the number of changes."""
+def _violations(st, v, lo, hi, mult, dtol):
+    """What a primal-dual active-set correction would change in the states `st` (values v,
+    multipliers mult): (free variables below lo, free ones above hi, bound ones whose multiplier
+    has the wrong sign, how wrong each multiplier is)."""
     free = st == FREE
     below = free & (v < lo - 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0))))
     above = free & (v > hi + 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0))))
-    wrong = ((st == LOWER) & (mult < -dtol)) | ((st == UPPER) & (mult > dtol))
+    wrongness = np.where(st == LOWER, -mult, np.where(st == UPPER, mult, 0.0))
+    return below, above, wrongness > dtol, wrongness
+
+
+def _apply(st, below, above, wrong):
     st[below] = LOWER
     st[above] = UPPER
     st[wrong] = FREE
@@ -234,6 +254,7 @@ class ActiveSetPolisher:
         self.attempts = 0
         self.seconds = 0.0
         self.slowest_round = 0.0       # seconds of the slowest single solve so far
+        self._resume = None     # (column states, row states, grow, kind) of the last attempt
         self.c_inf = float(np.max(np.abs(self.c))) if n else 0.0
 
     # ------------------------------------------------------------------------------ the guess
@@ -255,6 +276,9 @@ class ActiveSetPolisher:
         if rule == "compare":       # the multiplier outweighs the slack
             at_lo_c, at_hi_c = np.isfinite(lo) & (zn > col_lo), np.isfinite(hi) & (-zn > col_hi)
             at_lo_r, at_hi_r = np.isfinite(rl) & (yn > row_lo), np.isfinite(ru) & (-yn > row_hi)
+        elif rule == "rows":        # every row with a finite side active at its nearer side
+            at_lo_c, at_hi_c = np.isfinite(lo) & (zn > col_lo), np.isfinite(hi) & (-zn > col_hi)
+            at_lo_r, at_hi_r = np.isfinite(rl), np.isfinite(ru)
         else:                       # "primal": the bound is (nearly) reached
             eps = 1e-6
             at_lo_c, at_hi_c = np.isfinite(lo) & (col_lo <= eps), np.isfinite(hi) & (col_hi <= eps)
@@ -352,11 +376,14 @@ class ActiveSetPolisher:
     # ------------------------------------------------------------------------------ the loop
     def attempt(self, x, y, z, tol, deadline=math.inf, rules=None):
         """A verified (at `tol`, on this problem) PolishOutcome, or None. rules: the initial
-        guesses tried in turn (default: "basis", "compare" for an LP, with few corrections,
-        since full active-set swaps on a wrong LP basis tend to cycle; "compare",
-        "primal" for a QP)."""
+        guesses tried in turn. Default for an LP: "project" (the "compare" guess solved by
+        least-change projections, with corrections), then "basis" and "compare" with square
+        solves and few corrections, since full swaps on a wrong LP basis tend to cycle. For a
+        QP: "compare", "primal" and "rows" (every row active), preceded by "resume" (the guess
+        where the previous attempt stopped) from the second attempt on. After four rounds, or
+        when a guess repeats, corrections switch to the growing mode (see _correct)."""
         if rules is None:
-            rules = ("compare", "primal") if self.Q is not None else ("project", "basis", "compare")
+            rules = ("compare", "primal", "rows") if self.Q is not None else ("project", "basis", "compare")
         if not self.applicable:
             return None
         t0 = time.perf_counter()
@@ -367,17 +394,34 @@ class ActiveSetPolisher:
         out = None
         rounds = 0
         seen = set()
+        if self.Q is not None and self._resume is not None:
+            rules = ("resume",) + tuple(rules)
         for rule in rules:
-            project = rule == "project"
-            cs, rs = self._initial_guess(x, ym, zm, "compare" if project else rule)
-            for _ in range(self.max_rounds if (self.Q is not None or project) else 3):
-                key = (project, cs.tobytes(), rs.tobytes())
+            kind = "project" if rule == "project" else "square"    # how a guess is solved
+            grow, prev = False, None
+            rounds_before = rounds
+            if rule == "resume":            # where the last attempt's corrections stopped
+                cs, rs, grow, kind = self._resume
+                cs, rs = cs.copy(), rs.copy()
+            else:
+                cs, rs = self._initial_guess(x, ym, zm, "compare" if kind == "project" else rule)
+            for k in range(self.max_rounds if (self.Q is not None or kind == "project") else 3):
+                key = (kind, cs.tobytes(), rs.tobytes())
+                if key in seen and not grow and prev is not None:
+                    # full swaps cycle: redo the last correction in the growing mode
+                    grow = True
+                    cs, rs = prev[0].copy(), prev[1].copy()
+                    self._correct(cs, rs, *prev[2:], grow=True)
+                    key = (kind, cs.tobytes(), rs.tobytes())
                 if key in seen or time.perf_counter() > deadline:
                     break
                 seen.add(key)
                 rounds += 1
                 tr = time.perf_counter()
-                got = self._project_guess(cs, rs, x, ym) if project else self._solve_guess(cs, rs)
+                if kind == "project":
+                    got = self._project_guess(cs, rs, x, ym)
+                else:
+                    got = self._solve_guess(cs, rs)
                 self.slowest_round = max(self.slowest_round, time.perf_counter() - tr)
                 if got is None:
                     break
@@ -390,7 +434,9 @@ class ActiveSetPolisher:
                 if rep.ok:
                     out = PolishOutcome(xp, s * yp, s * zp, rep, rounds, 0.0)
                     break
-                changed = self._correct(cs, rs, xp, yp, zp)
+                prev = (cs.copy(), rs.copy(), xp, yp, zp)
+                grow = grow or k >= 4
+                changed = self._correct(cs, rs, xp, yp, zp, grow=grow)
                 logger.debug(f"active-set polish ({rule}) round {rounds}: {int((cs == FREE).sum())} "
                              f"free columns, {int((rs != FREE).sum())} active rows; primal "
                              f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap "
@@ -399,6 +445,8 @@ class ActiveSetPolisher:
                     break
             if out is not None:
                 break
+            if kind != "project" and rounds > rounds_before:
+                self._resume = (cs, rs, grow, kind)
         el = time.perf_counter() - t0
         self.seconds += el
         if out is not None:
@@ -407,9 +455,20 @@ class ActiveSetPolisher:
                     f"{rounds} solve(s), {el:.2f} s")
         return out
 
-    def _correct(self, cs, rs, x, y, z) -> int:
-        """One primal-dual active-set correction of the guess in place; the number of
-        changes."""
+    def _correct(self, cs, rs, x, y, z, grow=False) -> int:
+        """One primal-dual active-set correction of the guess in place; the number of changes.
+        With grow, only violated bounds are added while there are any, and otherwise only the
+        bounds whose multipliers are at least half as wrong as the worst are released: slower,
+        but it does not cycle where full swaps do (liswet)."""
         dtol = 1e-9 * (1.0 + self.c_inf)
-        return (_correct_side(cs, x, self.lo, self.hi, z, dtol)
-                + _correct_side(rs, self.A @ x, self.rl, self.ru, y, dtol))
+        col = _violations(cs, x, self.lo, self.hi, z, dtol)
+        row = _violations(rs, self.A @ x, self.rl, self.ru, y, dtol)
+        if grow:
+            if col[0].any() or col[1].any() or row[0].any() or row[1].any():
+                col, row = (col[0], col[1], col[2] & False, col[3]), \
+                           (row[0], row[1], row[2] & False, row[3])
+            else:
+                worst = max(float(np.max(col[3], initial=0.0)), float(np.max(row[3], initial=0.0)))
+                col = (col[0], col[1], col[2] & (col[3] >= 0.5 * worst), col[3])
+                row = (row[0], row[1], row[2] & (row[3] >= 0.5 * worst), row[3])
+        return _apply(cs, *col[:3]) + _apply(rs, *row[:3])

@@ -162,3 +162,38 @@ def test_switched_off_by_option_and_by_size():
                        active_set_max_dim=10).message != "active-set polished"
     with pytest.raises(gpulp.errors.GpulpError):
         gpulp.solve(p, active_set_max_dim=-1)
+
+
+def _convex_fit(n, seed):
+    """liswet-like: the nearest convex sequence to noisy concave data, min 0.5||x||^2 - d'x
+    s.t. x_i - 2 x_(i+1) + x_(i+2) >= 0. Nearly every row is active at the optimum, and the
+    multipliers span five orders of magnitude."""
+    rng = np.random.default_rng(seed)
+    data = np.sin(3 * np.linspace(0, 1, n)) + 0.05 * rng.standard_normal(n)
+    A = sp.diags([np.ones(n - 2), -2 * np.ones(n - 2), np.ones(n - 2)], [0, 1, 2],
+                 shape=(n - 2, n), format="csr")
+    return Problem(-data, A, np.zeros(n - 2), np.full(n - 2, np.inf), np.full(n, -np.inf),
+                   np.full(n, np.inf), Q=sp.identity(n, format="csr"))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_growing_corrections_finish_where_full_swaps_cycle(seed):
+    # from a 1e-2 point, full primal-dual active-set swaps cycle on this family; the growing
+    # mode (add violated rows only, release only the worst multipliers) reaches the optimum
+    p = _convex_fit(2000, seed)
+    rough = gpulp.solve(p, tol=1e-2, device="cpu", active_set=False)
+    out = ActiveSetPolisher(p, max_rounds=30).attempt(rough.x, rough.y, rough.z, 1e-6,
+                                                      rules=("compare",))
+    assert out is not None and out.report.ok
+    h = solve_with_highs(p)
+    assert out.report.primal_objective == pytest.approx(h.getInfo().objective_function_value,
+                                                        rel=1e-6)
+
+
+def test_a_later_attempt_resumes_the_corrections_of_an_earlier_one():
+    p = _convex_fit(2000, 0)
+    rough = gpulp.solve(p, tol=1e-2, device="cpu", active_set=False)
+    ap = ActiveSetPolisher(p, max_rounds=6)
+    outs = [ap.attempt(rough.x, rough.y, rough.z, 1e-6, rules=("compare",)) for _ in range(6)]
+    assert outs[0] is None                      # six rounds are not enough from this point
+    assert any(o is not None and o.report.ok for o in outs[1:])
