@@ -13,12 +13,10 @@ NETLIB = ['25fv47', '80bau3b', 'adlittle', 'afiro', 'agg', 'agg2', 'bandm', 'bea
 
 FAST = ['afiro', 'adlittle', 'blend', 'sc50a', 'sc50b', 'sc105', 'kb2', 'israel', 'beaconfd', 'boeing1', 'degen2', 'finnis', 'grow7', 'scsd1', 'sctap1', 'sctap2', 'standata', 'standgub', 'stocfor1', 'share1b', 'brandy', 'agg2', 'scagr7', 'scfxm1', 'vtp.base']
 
-# Hard for PDHG within 60 s on this CPU (cuPDLPx leaves them unsolved too): bnl1, greenbea, the
-# pilots, fit1d, fffff800. On etamacro, lotfi, boeing2 and modszk1 the objective can sit outside
-# 10*tol of the optimum while the relative KKT measures are inside tol (the problems are
-# sensitive to the allowed relative infeasibility).
-HARD = {"bnl1", "fit1d", "greenbea", "pilot", "pilot.ja", "pilot4", "fffff800", "boeing2",
-        "modszk1", "lotfi", "etamacro"}
+# Unsolved within 60 s on this CPU at 1e-4 and 1e-8 (cuPDLPx leaves them unsolved too): bnl1,
+# greenbea and the pilots. They stay xfail (not strict) so that a slow, shared CI machine does not
+# turn a near miss into a failure; the full-set counts are in bench/RESULTS.md.
+HARD = {"bnl1", "greenbea", "pilot", "pilot.ja", "pilot4"}
 
 
 def _check(shared_instances, reference, name, tol, time_limit):
@@ -34,6 +32,13 @@ def _check(shared_instances, reference, name, tol, time_limit):
 @pytest.mark.parametrize("name", FAST)
 def test_netlib_fast_subset(shared_instances, reference, name):
     _check(shared_instances, reference, name, 1e-4, 60)
+
+
+def test_lotfi_at_1e_8_matches_the_reference_objective(shared_instances, reference):
+    # lotfi's 1e-8 iterate lies inside an optimal face that is not a vertex: relative KKT
+    # measures pass there while the objective is 3e-6 off; the projection rule of active-set
+    # polishing makes it exact
+    _check(shared_instances, reference, "lotfi", 1e-8, 60)
 
 
 @pytest.mark.slow
