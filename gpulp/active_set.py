@@ -210,22 +210,22 @@ def _basic_score(d_lo, d_hi, mult, fixed):
     return score, d_hi < d_lo
 
 
-def _violations(st, v, lo, hi, mult, dtol):
-    """What a primal-dual active-set correction would change in the states `st` (values v,
-    multipliers mult): (free variables below lo, free ones above hi, bound ones whose multiplier
-    has the wrong sign, how wrong each multiplier is)."""
+def _violations(st, v, lo, hi, mult):
+    """What a primal-dual active-set correction sees in the states `st` (values v, multipliers
+    mult): (free variables below lo, free ones above hi, how wrong the sign of each bound
+    variable's multiplier is: > 0 when wrong)."""
     free = st == FREE
     below = free & (v < lo - 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0))))
     above = free & (v > hi + 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0))))
     wrongness = np.where(st == LOWER, -mult, np.where(st == UPPER, mult, 0.0))
-    return below, above, wrongness > dtol, wrongness
+    return below, above, wrongness
 
 
-def _apply(st, below, above, wrong):
+def _apply(st, below, above, release):
     st[below] = LOWER
     st[above] = UPPER
-    st[wrong] = FREE
-    return int(below.sum() + above.sum() + wrong.sum())
+    st[release] = FREE
+    return int(below.sum() + above.sum() + release.sum())
 
 
 class ActiveSetPolisher:
@@ -254,7 +254,8 @@ class ActiveSetPolisher:
         self.attempts = 0
         self.seconds = 0.0
         self.slowest_round = 0.0       # seconds of the slowest single solve so far
-        self._resume = None     # (column states, row states, grow, kind) of the last attempt
+        self._resume = None     # (column states, row states, grow) where the last square-solve
+        #                         corrections stopped (QPs resume from it)
         self.c_inf = float(np.max(np.abs(self.c))) if n else 0.0
 
     # ------------------------------------------------------------------------------ the guess
@@ -273,12 +274,12 @@ class ActiveSetPolisher:
         zn, yn = z / zs, y / ys
         if rule == "basis":
             return self._basis_guess(col_lo, col_hi, row_lo, row_hi, zn, yn)
-        if rule == "compare":       # the multiplier outweighs the slack
+        if rule in ("compare", "rows"):     # columns: the multiplier outweighs the slack
             at_lo_c, at_hi_c = np.isfinite(lo) & (zn > col_lo), np.isfinite(hi) & (-zn > col_hi)
-            at_lo_r, at_hi_r = np.isfinite(rl) & (yn > row_lo), np.isfinite(ru) & (-yn > row_hi)
-        elif rule == "rows":        # every row with a finite side active at its nearer side
-            at_lo_c, at_hi_c = np.isfinite(lo) & (zn > col_lo), np.isfinite(hi) & (-zn > col_hi)
-            at_lo_r, at_hi_r = np.isfinite(rl), np.isfinite(ru)
+            if rule == "compare":           # rows likewise
+                at_lo_r, at_hi_r = np.isfinite(rl) & (yn > row_lo), np.isfinite(ru) & (-yn > row_hi)
+            else:                           # every row active at its nearer finite side
+                at_lo_r, at_hi_r = np.isfinite(rl), np.isfinite(ru)
         else:                       # "primal": the bound is (nearly) reached
             eps = 1e-6
             at_lo_c, at_hi_c = np.isfinite(lo) & (col_lo <= eps), np.isfinite(hi) & (col_hi <= eps)
@@ -304,14 +305,17 @@ class ActiveSetPolisher:
         return cs, rs
 
     # ------------------------------------------------------------------------------ one solve
+    def _at_bounds(self, x, cs):
+        """x (in place) with the columns that the states `cs` put at a bound moved there."""
+        for state, bound in ((LOWER, self.lo), (FIXED, self.lo), (UPPER, self.hi)):
+            x[cs == state] = bound[cs == state]
+        return x
+
     def _solve_guess(self, cs, rs):
         """x, y_min (minimisation sign) for the guess, or None when the solve fails."""
         A, Q, c = self.A, self.Q, self.c
         m, n = A.shape
-        x = np.zeros(n)
-        x[cs == LOWER] = self.lo[cs == LOWER]
-        x[cs == FIXED] = self.lo[cs == FIXED]
-        x[cs == UPPER] = self.hi[cs == UPPER]
+        x = self._at_bounds(np.zeros(n), cs)
         F = np.flatnonzero(cs == FREE)
         R = np.flatnonzero(rs != FREE)
         b = np.where(rs == UPPER, self.ru, self.rl)[R]
@@ -345,9 +349,7 @@ class ActiveSetPolisher:
         guess is right, both projections are consistent and the gap is zero by construction."""
         A, c = self.A, self.c
         m, n = A.shape
-        x = np.array(x0, dtype=np.float64)
-        for state, bound in ((LOWER, self.lo), (FIXED, self.lo), (UPPER, self.hi)):
-            x[cs == state] = bound[cs == state]
+        x = self._at_bounds(np.array(x0, dtype=np.float64), cs)
         F = np.flatnonzero(cs == FREE)
         R = np.flatnonzero(rs != FREE)
         nf, nr = F.size, R.size
@@ -401,7 +403,7 @@ class ActiveSetPolisher:
             grow, prev = False, None
             rounds_before = rounds
             if rule == "resume":            # where the last attempt's corrections stopped
-                cs, rs, grow, kind = self._resume
+                cs, rs, grow = self._resume
                 cs, rs = cs.copy(), rs.copy()
             else:
                 cs, rs = self._initial_guess(x, ym, zm, "compare" if kind == "project" else rule)
@@ -445,8 +447,8 @@ class ActiveSetPolisher:
                     break
             if out is not None:
                 break
-            if kind != "project" and rounds > rounds_before:
-                self._resume = (cs, rs, grow, kind)
+            if kind == "square" and rounds > rounds_before:
+                self._resume = (cs, rs, grow)
         el = time.perf_counter() - t0
         self.seconds += el
         if out is not None:
@@ -460,15 +462,15 @@ class ActiveSetPolisher:
         With grow, only violated bounds are added while there are any, and otherwise only the
         bounds whose multipliers are at least half as wrong as the worst are released: slower,
         but it does not cycle where full swaps do (liswet)."""
-        dtol = 1e-9 * (1.0 + self.c_inf)
-        col = _violations(cs, x, self.lo, self.hi, z, dtol)
-        row = _violations(rs, self.A @ x, self.rl, self.ru, y, dtol)
+        cb, ca, cw = _violations(cs, x, self.lo, self.hi, z)
+        rb, ra, rw = _violations(rs, self.A @ x, self.rl, self.ru, y)
+        dtol = 1e-9 * (1.0 + self.c_inf)        # how wrong a multiplier must be to count
+        c_rel, r_rel = cw > dtol, rw > dtol
         if grow:
-            if col[0].any() or col[1].any() or row[0].any() or row[1].any():
-                col, row = (col[0], col[1], col[2] & False, col[3]), \
-                           (row[0], row[1], row[2] & False, row[3])
+            if cb.any() or ca.any() or rb.any() or ra.any():
+                c_rel[:], r_rel[:] = False, False
             else:
-                worst = max(float(np.max(col[3], initial=0.0)), float(np.max(row[3], initial=0.0)))
-                col = (col[0], col[1], col[2] & (col[3] >= 0.5 * worst), col[3])
-                row = (row[0], row[1], row[2] & (row[3] >= 0.5 * worst), row[3])
-        return _apply(cs, *col[:3]) + _apply(rs, *row[:3])
+                worst = max(float(np.max(cw, initial=0.0)), float(np.max(rw, initial=0.0)))
+                c_rel &= cw >= 0.5 * worst
+                r_rel &= rw >= 0.5 * worst
+        return _apply(cs, cb, ca, c_rel) + _apply(rs, rb, ra, r_rel)
