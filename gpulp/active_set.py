@@ -363,17 +363,30 @@ class ActiveSetPolisher:
             if sol is None:
                 return None
             x[F] += sol[:nf]
+        y = self._project_dual(cs, rs, x, y0)
+        return None if y is None else (x, y)
+
+    def _project_dual(self, cs, rs, x, y0):
+        """The row duals nearest y0 (relative changes) that are zero on the inactive rows and
+        make the reduced costs of the free columns, (c + Qx - A'y)_F, zero."""
+        A = self.A
+        m = A.shape[0]
+        F = np.flatnonzero(cs == FREE)
+        R = np.flatnonzero(rs != FREE)
+        nf, nr = F.size, R.size
         y = np.zeros(m)
         y[R] = np.asarray(y0, dtype=np.float64)[R]
         if nr and nf:
-            s_ = c[F] - ARF.T @ y[R]
+            g = self.c if self.Q is None else self.c + self.Q @ x
+            ARF = A[R][:, F]
+            s_ = g[F] - ARF.T @ y[R]
             wy = (1.0 + np.abs(y[R])) ** -2
             K = sp.bmat([[sp.diags(wy), ARF], [ARF.T, None]], format="csc")
             sol = _solve_equilibrated(K, np.concatenate([np.zeros(nr), s_]), nr, nf)
             if sol is None:
                 return None
             y[R] += sol[:nr]
-        return x, y
+        return y
 
     # ------------------------------------------------------------------------------ the loop
     def attempt(self, x, y, z, tol, deadline=math.inf, rules=None):
@@ -424,6 +437,12 @@ class ActiveSetPolisher:
                     got = self._project_guess(cs, rs, x, ym)
                 else:
                     got = self._solve_guess(cs, rs)
+                    if got is not None and self.Q is not None:
+                        # a degenerate face leaves y to the factorisation: take the multipliers
+                        # nearest the iterate's instead
+                        yq = self._project_dual(cs, rs, got[0], ym)
+                        if yq is not None:
+                            got = (got[0], yq)
                 self.slowest_round = max(self.slowest_round, time.perf_counter() - tr)
                 if got is None:
                     break

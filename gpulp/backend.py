@@ -60,13 +60,13 @@ def _primal_step(i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
             x[j] = w * (g * xb + (1.0 - g) * x[j]) + (1.0 - w) * x0[j]
 
 
-def _primal_step_q(i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
+def _primal_step_q(i, update, scal, x, aty, qx, qd, c, lo, hi, x0, xhat, xbar):
     tau = scal[0]
     k = scal[2] + i
     g = scal[3]
     w = (k + 1.0) / (k + 2.0)
     for j in prange(x.size):
-        v = x[j] - tau * (c[j] + qx[j] - aty[j])
+        v = x[j] - tau / (1.0 + tau * qd[j]) * (c[j] + qx[j] - aty[j])
         v = min(max(v, lo[j]), hi[j])
         xhat[j] = v
         xb = 2.0 * v - x[j]
@@ -237,9 +237,10 @@ class CpuBackend:
         np.dot(Q.F, Q.tmp, out=out)
         self._pick("diag_axpy", x.size)(out, Q.d, x)
 
-    def primal_step_q(self, i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
-        """primal_step with the gradient c + qx - aty (qx = Q x, the linearised quadratic)."""
-        self._pick("primal_step_q", x.size)(i, update, scal, x, aty, qx, c, lo, hi, x0, xhat,
+    def primal_step_q(self, i, update, scal, x, aty, qx, qd, c, lo, hi, x0, xhat, xbar):
+        """primal_step with the gradient c + qx - aty (qx = Q x, the linearised quadratic) and
+        the per-column step tau / (1 + tau * qd), qd a diagonal majorant of Q."""
+        self._pick("primal_step_q", x.size)(i, update, scal, x, aty, qx, qd, c, lo, hi, x0, xhat,
                                             xbar)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
@@ -264,7 +265,7 @@ class CpuBackend:
         ip = np.zeros(3, dtype=np.int64)
         _jit("spmv", False)(ip, ip[:0], x[:0], x, x)
         _jit("primal_step", False)(0, True, scal, x, x, x, x, x, x, x, x)
-        _jit("primal_step_q", False)(0, True, scal, x, x, x, x, x, x, x, x, x)
+        _jit("primal_step_q", False)(0, True, scal, x, x, x, x, x, x, x, x, x, x)
         _jit("diag_axpy", False)(x, x, x)
         _jit("dot", False)(x, x)
         _jit("dual_step", False)(0, True, scal, x, x, x, x, x, x)
@@ -452,11 +453,11 @@ class CupyBackend:
                                   (Q.F, Q.tmp, Q.d, x, out, np.int64(n), np.int32(k)),
                                   stream=self.stream)
 
-    def primal_step_q(self, i, update, scal, x, aty, qx, c, lo, hi, x0, xhat, xbar):
+    def primal_step_q(self, i, update, scal, x, aty, qx, qd, c, lo, hi, x0, xhat, xbar):
         n = x.size
         self._kernel("primal_step_q")(self._grid(n), (_THREADS,),
-                                      (np.int32(i), np.int32(update), scal, x, aty, qx, c, lo, hi,
-                                       x0, xhat, xbar, np.int64(n)), stream=self.stream)
+                                      (np.int32(i), np.int32(update), scal, x, aty, qx, qd, c, lo,
+                                       hi, x0, xhat, xbar, np.int64(n)), stream=self.stream)
 
     def dual_step(self, i, update, scal, y, axbar, lo, hi, y0, yhat):
         m = y.size

@@ -9,9 +9,10 @@ Glossary (the paper's letters):
                      yhat = v - sigma proj_[-ru,-rl](v / sigma),  v = y - sigma A (2 xhat - x)
     xbar = 2 xhat - x   the reflected primal point (also PDHG's extrapolation)
     Halpern update:  z <- w (gamma (2 T(z) - z) + (1 - gamma) z) + (1 - w) z0,  w = (k+1)/(k+2)
-    eta = step size, omega = primal weight, sigma = eta*omega, tau = 1/(lambda_Q + omega/eta)
-    (tau = eta/omega for an LP; lambda_Q = ||Q||_2, the linearised quadratic's Lipschitz constant)
-    r(z) = ||z - T(z)||_P,  P = [[I/tau - Q, A'], [A, I/sigma]]
+    eta = step size, omega = primal weight, sigma = eta*omega, tau = diag(1/(D + omega/eta))
+    (tau = eta/omega for an LP; D >= Q a diagonal majorant of the linearised quadratic, see
+    _curvature_majorant)
+    r(z) = ||z - T(z)||_P,  P = [[tau^-1 - Q, A'], [A, I/sigma]]
 
 A window is K iterations launched without looking at the host: K-1 full iterations and one
 T-evaluation whose Halpern update is deferred until the host has decided whether to restart.
@@ -29,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .backend import GAMMA, K0, NSCAL, SIGMA, TAU
 from .restart import pid_init, pid_update, restart_reason
@@ -178,6 +180,23 @@ def quadratic_norm(be, dev, iters, tol, seed):
     return lam_max
 
 
+def _curvature_majorant(Q, lambda_q):
+    """A diagonal D >= Q for the linearised primal step (column j steps by 1/(D_j + omega/eta)).
+    Gershgorin's row sums of |Q| where none exceeds 2 lambda_max (diagonal and near-diagonal
+    Q, as in liswet: then each column gets its own curvature), and otherwise lambda_max on the
+    columns that Q touches and 0 elsewhere (Q = P Q P <= lambda_max P for the projection P onto
+    its support): a QP whose quadratic term touches a few columns (the q-Netlib problems) then
+    moves the others with the LP step."""
+    from .problem import FactorQ
+    if isinstance(Q, FactorQ):
+        return np.full(Q.shape[0], lambda_q)
+    absq = abs(sp.csr_matrix(Q))
+    rows = np.asarray(absq.sum(axis=1)).ravel()
+    if rows.size and rows.max() <= 2.0 * lambda_q:
+        return rows
+    return np.where(rows > 0, lambda_q, 0.0)
+
+
 def _norm_upper_bound(A):
     """sqrt(||A||_1 ||A||_inf) >= ||A||_2."""
     if A.nnz == 0:
@@ -220,6 +239,7 @@ class Engine:
         if self.quadratic:
             self.lambda_q = 1.01 * quadratic_norm(be, self.dev, opts.power_iterations,
                                                   opts.power_tol, opts.seed)
+            self.qd = be.asarray(_curvature_majorant(wp.Q, self.lambda_q))
         if opts.bound_objective_rescaling:
             weight = 1.0
         else:
@@ -248,7 +268,9 @@ class Engine:
 
     @property
     def tau(self):
-        return 1.0 / (self.lambda_q + self.weight / self.eta)
+        """The primal step of a column that Q does not touch (eta / omega); column j of a QP
+        steps by tau / (1 + tau * qd_j) (see _curvature_majorant)."""
+        return self.eta / self.weight
 
     def _set_scalars(self, k0):
         self.k0 = k0
@@ -260,7 +282,8 @@ class Engine:
         be, d, s = self.be, self.dev, self.st
         if self.quadratic:
             be.qmv(d.Q, s.x, s.qx)
-            be.primal_step_q(i, update, s.scal, s.x, s.aty, s.qx, d.c, d.cl, d.cu, s.x0, s.xhat,
+            be.primal_step_q(i, update, s.scal, s.x, s.aty, s.qx, self.qd, d.c, d.cl, d.cu, s.x0,
+                             s.xhat,
                              s.xbar)
         else:
             be.primal_step(i, update, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
@@ -353,7 +376,7 @@ class Engine:
             be.qmv(d.Q, s.xhat, s.qxhat)
             g = d.c + s.qxhat - s.atyhat
             quad = 0.5 * dot(s.xhat, s.qxhat)
-            dxqdx = dot(dx, s.qxhat - s.qx)
+            dxqdx = dot(dx, self.qd * dx - (s.qxhat - s.qx))     # dx'(D - Q)dx
         else:
             g = d.c - s.atyhat
             quad = dxqdx = 0.0
@@ -383,7 +406,7 @@ class Engine:
                 best[kind] = (rel, j)
         self._best_ray = {k: j for k, (_, j) in best.items()}
         w, eta = self.weight, self.eta
-        r2 = v[4] / self.tau - v[9] + v[5] / (eta * w) + 2.0 * v[6]
+        r2 = v[4] / self.tau + v[9] + v[5] / (eta * w) + 2.0 * v[6]
         k = wp.objective_constant
         pobj = v[2] * wp.obj_unscale + k
         dobj = v[3] * wp.obj_unscale + k

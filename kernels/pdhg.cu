@@ -56,10 +56,12 @@ __global__ void gpulp_primal_step(int i, int update, const double* __restrict__ 
     if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
 }
 
-// gpulp_primal_step with the linearised quadratic: the gradient is c + qx - aty (qx = Q x).
+// gpulp_primal_step with the linearised quadratic: the gradient is c + qx - aty (qx = Q x), and
+// column j steps by tau / (1 + tau * qd[j]), qd a diagonal majorant of Q (zero off its support).
 __global__ void gpulp_primal_step_q(int i, int update, const double* __restrict__ scal,
                                     double* __restrict__ x, const double* __restrict__ aty,
-                                    const double* __restrict__ qx, const double* __restrict__ c,
+                                    const double* __restrict__ qx, const double* __restrict__ qd,
+                                    const double* __restrict__ c,
                                     const double* __restrict__ lo, const double* __restrict__ hi,
                                     const double* __restrict__ x0, double* __restrict__ xhat,
                                     double* __restrict__ xbar, long long n) {
@@ -68,7 +70,8 @@ __global__ void gpulp_primal_step_q(int i, int update, const double* __restrict_
     double tau = scal[0], k = scal[2] + i, g = scal[3];
     double w = (k + 1.0) / (k + 2.0);
     double xj = x[j];
-    double v = fmin(fmax(xj - tau * (c[j] + qx[j] - aty[j]), lo[j]), hi[j]);
+    double tj = tau / (1.0 + tau * qd[j]);
+    double v = fmin(fmax(xj - tj * (c[j] + qx[j] - aty[j]), lo[j]), hi[j]);
     xhat[j] = v;
     double xb = 2.0 * v - xj;
     xbar[j] = xb;
