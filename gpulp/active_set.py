@@ -186,6 +186,36 @@ def _solve_equilibrated(K, rhs, nf, nr):
     return sol if np.all(np.isfinite(sol)) else None
 
 
+def _lopsided_projection(M, s, w):
+    """d nearest 0 in the weights w (||d||_w^2 = sum w d^2) with M'd = s, through the normal
+    equations of the smaller side of M (nr x nf): with more equations than unknowns (nr < nf)
+    the least-squares solution of M'd = s, (M M' + eps W) d = M s; with fewer, d = W^-1 M l,
+    (M' W^-1 M + eps I) l = s. eps (1e-13 of the largest diagonal entry) keeps rank-deficient
+    systems solvable; None when nothing finite comes out."""
+    nr, nf = M.shape
+    if nr <= nf:
+        N = (M @ M.T).tocsc()
+        rhs = M @ s
+        reg = w
+    else:
+        Mw = sp.diags(1.0 / w) @ M
+        N = (M.T @ Mw).tocsc()
+        rhs = s
+        reg = np.ones(nf)
+    scale = float(abs(N).max()) if N.nnz else 1.0
+    N = N + sp.diags(1e-13 * scale * reg / reg.max())
+    try:
+        if N.shape[0] <= 3000:
+            import scipy.linalg as sla
+            v = sla.solve(N.toarray(), rhs, assume_a="sym", check_finite=True)
+        else:
+            v = spla.splu(N.tocsc()).solve(rhs)
+    except (RuntimeError, ValueError, np.linalg.LinAlgError):
+        return None
+    d = v if nr <= nf else Mw @ v
+    return d if np.all(np.isfinite(d)) else None
+
+
 def _sides(at_lo, at_hi, d_lo, d_hi, fixed):
     """States (FREE / LOWER / UPPER / FIXED) from the flags of being at either bound; a variable
     flagged at both goes to the nearer one (distances d_lo, d_hi)."""
@@ -381,11 +411,17 @@ class ActiveSetPolisher:
             ARF = A[R][:, F]
             s_ = g[F] - ARF.T @ y[R]
             wy = (1.0 + np.abs(y[R])) ** -2
-            K = sp.bmat([[sp.diags(wy), ARF], [ARF.T, None]], format="csc")
-            sol = _solve_equilibrated(K, np.concatenate([np.zeros(nr), s_]), nr, nf)
-            if sol is None:
+            if 4 * min(nr, nf) <= max(nr, nf):
+                # lopsided (huestis: 2 active rows, 10,000 free columns): the saddle-point system
+                # fills in, the normal equations of the smaller side do not
+                d = _lopsided_projection(ARF, s_, wy)
+            else:
+                K = sp.bmat([[sp.diags(wy), ARF], [ARF.T, None]], format="csc")
+                sol = _solve_equilibrated(K, np.concatenate([np.zeros(nr), s_]), nr, nf)
+                d = None if sol is None else sol[:nr]
+            if d is None:
                 return None
-            y[R] += sol[:nr]
+            y[R] += d
         return y
 
     # ------------------------------------------------------------------------------ the loop
@@ -437,21 +473,24 @@ class ActiveSetPolisher:
                     got = self._project_guess(cs, rs, x, ym)
                 else:
                     got = self._solve_guess(cs, rs)
-                    if got is not None and self.Q is not None:
-                        # a degenerate face leaves y to the factorisation: take the multipliers
-                        # nearest the iterate's instead
-                        yq = self._project_dual(cs, rs, got[0], ym)
-                        if yq is not None:
-                            got = (got[0], yq)
                 self.slowest_round = max(self.slowest_round, time.perf_counter() - tr)
                 if got is None:
                     break
                 xp, yp = got
-                zp = self.c - self.AT @ yp
-                if self.Q is not None:
-                    zp = zp + self.Q @ xp
-                zp[cs == FREE] = 0.0
+                zp = self._reduced_costs(xp, yp, cs)
                 rep = kkt_check(self.problem, xp, s * yp, s * zp, tol)
+                if (not rep.ok and kind == "square" and self.Q is not None
+                        and np.count_nonzero(rs) > np.count_nonzero(cs == FREE)):
+                    # more active rows than free columns (a degenerate face) leaves y to the
+                    # factorisation: also try the multipliers nearest the iterate's, and go on
+                    # with whichever checks better
+                    yq = self._project_dual(cs, rs, xp, ym)
+                    if yq is not None:
+                        zq = self._reduced_costs(xp, yq, cs)
+                        rq = kkt_check(self.problem, xp, s * yq, s * zq, tol)
+                        if rq.ok or max(rq.dual_residual, rq.gap) < max(rep.dual_residual,
+                                                                         rep.gap):
+                            yp, zp, rep = yq, zq, rq
                 if rep.ok:
                     out = PolishOutcome(xp, s * yp, s * zp, rep, rounds, 0.0)
                     break
@@ -475,6 +514,14 @@ class ActiveSetPolisher:
         logger.info(f"active-set polish: {'verified' if out else 'no verified point'} after "
                     f"{rounds} solve(s), {el:.2f} s")
         return out
+
+    def _reduced_costs(self, x, y, cs):
+        """c + Qx - A'y, zero on the free columns (minimisation signs)."""
+        z = self.c - self.AT @ y
+        if self.Q is not None:
+            z = z + self.Q @ x
+        z[cs == FREE] = 0.0
+        return z
 
     def _correct(self, cs, rs, x, y, z, grow=False) -> int:
         """One primal-dual active-set correction of the guess in place; the number of changes.

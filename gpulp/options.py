@@ -87,6 +87,12 @@ class Options:
     pid_discount: float = 0.3
     """Discount of the integral term per restart. Range [0, 1]."""
 
+    qp_min_primal_weight: float = 1e-4
+    """Smallest primal weight for a QP (its scaled b and c have norms below 1). A smaller weight
+    gives the columns that Q does not touch primal steps far beyond the curvature-limited steps
+    of the others, and on q-Netlib QPs (qgrow22) the controller then stalls. Range (0, inf);
+    a tiny value (1e-22) switches the floor off. LPs have no floor."""
+
     infeasibility_tol: float = 1e-8
     """Relative violation below which a ray found from iterate differences is offered as a
     certificate (each is then checked on the original problem). Range (0, 1)."""
@@ -144,6 +150,7 @@ _RANGES = {
     "certificate_tol": (0.0, 1.0, False, False),
     "power_tol": (0.0, 1.0, False, False),
     "polish_tol": (0.0, 1.0, False, False),
+    "qp_min_primal_weight": (0.0, math.inf, False, False),
 }
 
 _MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,

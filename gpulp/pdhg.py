@@ -422,8 +422,10 @@ class Engine:
     # -------------------------------------------------------------------------------- restart
     def _restart(self, stats):
         o, s = self.opts, self.st
+        floor = math.log(o.qp_min_primal_weight) if self.quadratic else -50.0
         self.pid = pid_update(self.pid, stats.dx_anchor, stats.dy_anchor, stats.primal_residual,
-                              stats.dual_residual, o.pid_kp, o.pid_ki, o.pid_kd, o.pid_discount)
+                              stats.dual_residual, o.pid_kp, o.pid_ki, o.pid_kd, o.pid_discount,
+                              min_log_weight=max(floor, -50.0))
         for dst in (s.x0, s.x):
             dst[...] = s.xhat
         for dst in (s.y0, s.y):

@@ -44,8 +44,10 @@ def pid_init(weight: float) -> PidState:
     return PidState(lw, 0.0, float("nan"), lw, math.inf)
 
 
-def pid_update(s: PidState, dx_norm, dy_norm, rel_primal, rel_dual, kp, ki, kd, discount):
+def pid_update(s: PidState, dx_norm, dy_norm, rel_primal, rel_dual, kp, ki, kd, discount,
+               min_log_weight=-50.0):
     """New controller state after a restart whose epoch moved x by dx_norm and y by dy_norm.
+    The log weight stays within [min_log_weight, 50].
 
     Falls back to the best weight seen (the one that followed the restart with the most balanced
     relative residuals) when a displacement leaves [1e-16, 1e12] or the residual ratio leaves
@@ -65,7 +67,7 @@ def pid_update(s: PidState, dx_norm, dy_norm, rel_primal, rel_dual, kp, ki, kd, 
     integral = discount * s.integral + e
     deriv = 0.0 if math.isnan(s.prev_error) else e - s.prev_error
     new_lw = s.log_weight - (kp * e + ki * integral + kd * deriv)
-    new_lw = min(max(new_lw, -50.0), 50.0)
+    new_lw = min(max(new_lw, min_log_weight), 50.0)
     best_lw, best_score = s.best_log_weight, s.best_score
     if score < best_score:
         best_lw, best_score = new_lw, score

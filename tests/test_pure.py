@@ -40,6 +40,21 @@ def test_pid_moves_weight_toward_balance_and_falls_back():
     assert math.exp(s5.log_weight) == pytest.approx(1 / 100, rel=1e-9)
 
 
+def test_pid_weight_floor():
+    # the QP floor: the weight stops at exp(min_log_weight) however far x moves
+    s = pid_init(1.0)
+    for _ in range(5):
+        s = pid_update(s, 1e12, 1.0, 1e-3, 1e-3, 0.99, 0.01, 0.0, 0.3,
+                       min_log_weight=math.log(1e-4))
+        assert s.log_weight >= math.log(1e-4) - 1e-12
+    assert math.exp(s.log_weight) == pytest.approx(1e-4)
+    # without it the same moves take the weight far below
+    u = pid_init(1.0)
+    for _ in range(5):
+        u = pid_update(u, 1e12, 1.0, 1e-3, 1e-3, 0.99, 0.01, 0.0, 0.3)
+    assert u.log_weight < math.log(1e-10)
+
+
 def _stats(**kw):
     base = dict(iteration=64, time=0.1, primal_residual=1.0, dual_residual=1.0, gap=1.0,
                 primal_objective=0.0, dual_objective=0.0, fixed_point_residual=1.0,
