@@ -411,9 +411,10 @@ class ActiveSetPolisher:
             ARF = A[R][:, F]
             s_ = g[F] - ARF.T @ y[R]
             wy = (1.0 + np.abs(y[R])) ** -2
-            if 4 * min(nr, nf) <= max(nr, nf):
+            if self.Q is not None and 4 * min(nr, nf) <= max(nr, nf):
                 # lopsided (huestis: 2 active rows, 10,000 free columns): the saddle-point system
-                # fills in, the normal equations of the smaller side do not
+                # fills in, the normal equations of the smaller side do not (LPs keep the
+                # saddle-point solve, measured on Netlib)
                 d = _lopsided_projection(ARF, s_, wy)
             else:
                 K = sp.bmat([[sp.diags(wy), ARF], [ARF.T, None]], format="csc")

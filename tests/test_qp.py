@@ -202,3 +202,27 @@ def test_qgrow22_without_the_weight_floor_stalls(shared_instances):
     assert res.status == Status.ITERATION_LIMIT and res.primal_residual > 1.0
     res = gpulp.solve(p, tol=1e-6, iteration_limit=60_000, device="cpu", active_set=False)
     assert res.status == Status.OPTIMAL
+
+
+@pytest.mark.parametrize("shape", [(3, 40), (40, 3)])
+def test_lopsided_projection_is_the_weighted_least_change(shape):
+    from gpulp.active_set import _lopsided_projection
+    rng = np.random.default_rng(7)
+    nr, nf = shape
+    M = sp.csr_matrix(rng.standard_normal(shape))
+    w = rng.uniform(0.5, 2.0, nr)
+    if nr <= nf:
+        # more equations than unknowns: the least-squares solution of M'd = s
+        s = M.T @ rng.standard_normal(nr) + 0.01 * rng.standard_normal(nf)
+        d = _lopsided_projection(M, s, w)
+        ref = np.linalg.lstsq(M.T.toarray(), s, rcond=None)[0]
+        np.testing.assert_allclose(d, ref, rtol=1e-8, atol=1e-10)
+    else:
+        # fewer: the solution of M'd = s nearest 0 in the weights w
+        s = rng.standard_normal(nf)
+        d = _lopsided_projection(M, s, w)
+        np.testing.assert_allclose(M.T @ d, s, atol=1e-9)
+        Winv = np.diag(1 / w)
+        Md = M.toarray()
+        ref = Winv @ Md @ np.linalg.solve(Md.T @ Winv @ Md, s)
+        np.testing.assert_allclose(d, ref, rtol=1e-8, atol=1e-10)
