@@ -235,11 +235,10 @@ class Engine:
             norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
         self.norm_a = norm_a
         self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
-        self.lambda_q = 0.0
-        if self.quadratic:
-            self.lambda_q = 1.01 * quadratic_norm(be, self.dev, opts.power_iterations,
-                                                  opts.power_tol, opts.seed)
-            self.qd = be.asarray(_curvature_majorant(wp.Q, self.lambda_q))
+        if self.quadratic:       # the per-column curvature of the linearised step
+            lambda_q = 1.01 * quadratic_norm(be, self.dev, opts.power_iterations, opts.power_tol,
+                                             opts.seed)
+            self.qd = be.asarray(_curvature_majorant(wp.Q, lambda_q))
         if opts.bound_objective_rescaling:
             weight = 1.0
         else:
@@ -283,8 +282,7 @@ class Engine:
         if self.quadratic:
             be.qmv(d.Q, s.x, s.qx)
             be.primal_step_q(i, update, s.scal, s.x, s.aty, s.qx, self.qd, d.c, d.cl, d.cu, s.x0,
-                             s.xhat,
-                             s.xbar)
+                             s.xhat, s.xbar)
         else:
             be.primal_step(i, update, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
 
@@ -422,10 +420,10 @@ class Engine:
     # -------------------------------------------------------------------------------- restart
     def _restart(self, stats):
         o, s = self.opts, self.st
-        floor = math.log(o.qp_min_primal_weight) if self.quadratic else -50.0
+        floor = max(math.log(o.qp_min_primal_weight), -50.0) if self.quadratic else -50.0
         self.pid = pid_update(self.pid, stats.dx_anchor, stats.dy_anchor, stats.primal_residual,
                               stats.dual_residual, o.pid_kp, o.pid_ki, o.pid_kd, o.pid_discount,
-                              min_log_weight=max(floor, -50.0))
+                              min_log_weight=floor)
         for dst in (s.x0, s.x):
             dst[...] = s.xhat
         for dst in (s.y0, s.y):
