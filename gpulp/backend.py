@@ -108,8 +108,29 @@ def _dot(a, b):
     return s
 
 
+def _window(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, x, y, aty, xhat, xbar, axbar, yhat,
+            x0, y0, c, cl, cu, rl, ru):
+    for i in range(K):
+        _spmv(at_ip, at_ix, at_d, y, aty)
+        _primal_step(i, i != K - 1, scal, x, aty, c, cl, cu, x0, xhat, xbar)
+        _spmv(a_ip, a_ix, a_d, xbar, axbar)
+        _dual_step(i, i != K - 1, scal, y, axbar, rl, ru, y0, yhat)
+
+
+def _window_q(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, q_ip, q_ix, q_d, qd, x, y, aty, qx,
+              xhat, xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru):
+    for i in range(K):
+        _spmv(at_ip, at_ix, at_d, y, aty)
+        _spmv(q_ip, q_ix, q_d, x, qx)
+        _primal_step_q(i, i != K - 1, scal, x, aty, qx, qd, c, cl, cu, x0, xhat, xbar)
+        _spmv(a_ip, a_ix, a_d, xbar, axbar)
+        _dual_step(i, i != K - 1, scal, y, axbar, rl, ru, y0, yhat)
+
+
 _BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
-           "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy}
+           "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
+           "window": _window, "window_q": _window_q}
+_CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
 _JITTED = {}
 
 
@@ -121,6 +142,8 @@ def _jit(name, parallel):
         import numba
         body = _BODIES[name]
         glb = dict(body.__globals__, prange=numba.prange if parallel else range)
+        if name.startswith("window"):     # serial only: the fused window calls serial kernels
+            glb.update({f: _jit(f[1:], False) for f in _CALLEES})
         fname = f"gpulp_{name}_{'par' if parallel else 'ser'}"
         fn = types.FunctionType(body.__code__, glb, fname)
         fn.__qualname__ = fname
@@ -181,10 +204,10 @@ class CpuBackend:
         return np.array(a, dtype=np.float64)
 
     def matrix(self, A):
-        """Upload a scipy CSR matrix."""
-        return CsrMatrix(np.ascontiguousarray(A.indptr, dtype=np.int64),
-                         np.ascontiguousarray(A.indices, dtype=np.int64),
-                         np.ascontiguousarray(A.data, dtype=np.float64), A.shape)
+        """Upload a scipy CSR matrix (a copy, as on a device: scipy may later reorder the
+        caller's arrays in place, e.g. when it sums duplicates)."""
+        return CsrMatrix(np.array(A.indptr, dtype=np.int64), np.array(A.indices, dtype=np.int64),
+                         np.array(A.data, dtype=np.float64), A.shape)
 
     def set_scalars(self, scal, values):
         """Like `scal[:] = values`."""
@@ -258,6 +281,25 @@ class CpuBackend:
         """Like `v = w*(g*(2*vhat - v) + (1-g)*v) + (1-w)*v0` (the deferred Halpern update)."""
         self._pick("halpern", v.size)(i, scal, v, vhat, v0)
 
+    def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
+                    c, cl, cu, rl, ru):
+        """Like `window_by_launches` (K PDHG iterations). Small problems run it as one Numba
+        call (the CPU's counterpart of a CUDA graph: no per-kernel dispatch); large ones, and a
+        FactorOp Q, launch kernel by kernel (threaded kernels, BLAS for the factor)."""
+        size = A.nnz + AT.nnz + x.size + y.size + (Q.nnz if isinstance(Q, CsrMatrix) else 0)
+        serial = not (self._threaded and size >= _PARALLEL_MIN)
+        if serial and Q is None:
+            _jit("window", False)(K, scal, A.indptr, A.indices, A.data, AT.indptr, AT.indices,
+                                  AT.data, x, y, aty, xhat, xbar, axbar, yhat, x0, y0, c, cl, cu,
+                                  rl, ru)
+        elif serial and isinstance(Q, CsrMatrix):
+            _jit("window_q", False)(K, scal, A.indptr, A.indices, A.data, AT.indptr, AT.indices,
+                                    AT.data, Q.indptr, Q.indices, Q.data, qd, x, y, aty, qx, xhat,
+                                    xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru)
+        else:
+            window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar,
+                               yhat, x0, y0, c, cl, cu, rl, ru)
+
     def warmup(self):
         """Compile (or load from the disk cache) the serial kernels with tiny arguments."""
         x = np.zeros(2)
@@ -270,10 +312,33 @@ class CpuBackend:
         _jit("dot", False)(x, x)
         _jit("dual_step", False)(0, True, scal, x, x, x, x, x, x)
         _jit("halpern", False)(0, scal, x, x, x)
+        y = x[:0]
+        _jit("window", False)(1, scal, ip, ip[:0], y, ip[:1], ip[:0], y, y, y, y, y, y, y, y, y, y,
+                              y, y, y, y, y)
+        _jit("window_q", False)(1, scal, ip, ip[:0], y, ip[:1], ip[:0], y, ip[:1], ip[:0], y, y, y,
+                                y, y, y, y, y, y, y, y, y, y, y, y, y, y)
 
     def capture(self, fn):
         """Return a callable that replays `fn()`; on the CPU it simply calls it."""
         return fn
+
+
+def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
+                       c, cl, cu, rl, ru):
+    """K PDHG iterations, kernel by kernel: for i in 0..K-1, `spmv(AT, y, aty)`; for a QP
+    `qmv(Q, x, qx)` and `primal_step_q(i, i != K-1, ..., qx, qd, ...)`, else `primal_step(i,
+    i != K-1, ...)`; `spmv(A, xbar, axbar)`; `dual_step(i, i != K-1, ...)`. The last iteration's
+    Halpern update is left to the caller (it depends on the restart decision)."""
+    for i in range(K):
+        update = i != K - 1
+        be.spmv(AT, y, aty)
+        if Q is not None:
+            be.qmv(Q, x, qx)
+            be.primal_step_q(i, update, scal, x, aty, qx, qd, c, cl, cu, x0, xhat, xbar)
+        else:
+            be.primal_step(i, update, scal, x, aty, c, cl, cu, x0, xhat, xbar)
+        be.spmv(A, xbar, axbar)
+        be.dual_step(i, update, scal, y, axbar, rl, ru, y0, yhat)
 
 
 # ----------------------------------------------------------------------------- CUDA kernels
@@ -464,6 +529,12 @@ class CupyBackend:
         self._kernel("dual_step")(self._grid(m), (_THREADS,),
                                   (np.int32(i), np.int32(update), scal, y, axbar, lo, hi, y0,
                                    yhat, np.int64(m)), stream=self.stream)
+
+    def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
+                    c, cl, cu, rl, ru):
+        """`window_by_launches`; the engine captures the window in a CUDA graph."""
+        window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat,
+                           x0, y0, c, cl, cu, rl, ru)
 
     def halpern(self, i, scal, v, vhat, v0):
         n = v.size

@@ -38,6 +38,8 @@ from .termination import IterationStats, converged, infeasibility_candidate
 
 __all__ = ["WorkingProblem", "Engine", "EngineEvent"]
 
+RAY_EVERY = 4     # the infeasibility-ray candidates are evaluated at every 4th check
+
 
 @dataclass
 class WorkingProblem:
@@ -252,6 +254,7 @@ class Engine:
         self.r_prev = math.inf
         self._set_scalars(k0=0.0)
         self._attempts = 0
+        self._checks = 0
         if opts.step_size == "adaptive":
             self._window = self._run_window_adaptive
         else:
@@ -288,13 +291,10 @@ class Engine:
 
     # -------------------------------------------------------------------------------- window
     def _run_window(self):
-        be, d, s = self.be, self.dev, self.st
-        last = self.K - 1
-        for i in range(self.K):
-            be.spmv(d.AT, s.y, s.aty)
-            self._primal(i, i != last)
-            be.spmv(d.A, s.xbar, s.axbar)
-            be.dual_step(i, i != last, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
+        d, s = self.dev, self.st
+        self.be.pdhg_window(self.K, d.A, d.AT, d.Q, self.qd if self.quadratic else None, s.scal,
+                            s.x, s.y, s.aty, s.qx if self.quadratic else None, s.xhat, s.xbar,
+                            s.axbar, s.yhat, s.x0, s.y0, d.c, d.cl, d.cu, d.rl, d.ru)
 
     def _run_window_adaptive(self):
         """PDLP's adaptive step: a T-evaluation is accepted when eta <= ||dz||^2_omega /
@@ -360,7 +360,7 @@ class Engine:
                 ("primal", s.xhat, s.axhat, s.qxhat if q else None),
                 ("primal", s.xhat - s.x0, s.axhat - s.ax0, s.qxhat - s.qx0 if q else None)]
 
-    def _stats(self, elapsed) -> IterationStats:
+    def _stats(self, elapsed, rays=True) -> IterationStats:
         be, d, s, wp = self.be, self.dev, self.st, self.wp
         xp, dot = be.xp, be.dot
         be.spmv(d.A, s.xhat, s.axhat)
@@ -390,7 +390,7 @@ class Engine:
             nrm(s.xhat - s.x0), nrm(s.yhat - s.y0),                        # 7, 8
             dxqdx,                                                         # 9
         ]
-        cands = self._ray_candidates()
+        cands = self._ray_candidates() if rays else []
         for kind, ray, image, q_image in cands:
             vals.extend(self._farkas_terms(ray, image) if kind == "dual"
                         else self._primal_ray_terms(ray, image, q_image))
@@ -469,7 +469,11 @@ class Engine:
         while True:
             self._window()
             self.iterations += self.K
-            stats = self._stats(time.perf_counter() - t0)
+            # ray candidates at every RAY_EVERY-th check (they cost as much as the rest of the
+            # statistics on small problems; detection waits at most a few windows more)
+            self._checks += 1
+            rays = infeasibility_tol >= 0 and self._checks % RAY_EVERY == 0
+            stats = self._stats(time.perf_counter() - t0, rays)
             self.last_stats = stats
             interrupt = on_stats(stats) if on_stats is not None else False
             if not stats.finite():

@@ -79,3 +79,74 @@ def test_halpern(parallel):
     ref = w * (0.9 * (2 * vhat - v) + 0.1 * v) + (1 - w) * v0
     _jit("halpern", parallel)(i, scal, v, vhat, v0)
     np.testing.assert_allclose(v, ref, rtol=1e-14)
+
+
+def _numpy_window(K, scal, A, Q, qd, x, y, x0, y0, c, cl, cu, rl, ru):
+    """K PDHG iterations written out in NumPy from the kernels' docstrings."""
+    tau, sigma, k0, g = scal
+    for i in range(K):
+        w = (k0 + i + 1) / (k0 + i + 2)
+        grad = c - A.T @ y
+        step = tau
+        if Q is not None:
+            grad = grad + Q @ x
+            step = tau / (1 + tau * qd)
+        xhat = np.clip(x - step * grad, cl, cu)
+        xbar = 2 * xhat - x
+        v = y - sigma * (A @ xbar)
+        yhat = np.minimum(0, v + sigma * ru) + np.maximum(0, v + sigma * rl)
+        if i != K - 1:
+            x = w * (g * xbar + (1 - g) * x) + (1 - w) * x0
+            y = w * (g * (2 * yhat - y) + (1 - g) * y) + (1 - w) * y0
+    return x, y, xhat, yhat
+
+
+@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "launches"])
+def test_pdhg_window_matches_numpy(quadratic, fused):
+    """The fused one-call window (small problems) and the kernel-by-kernel window both do K
+    iterations of the NumPy definition, including the deferred last Halpern update."""
+    from gpulp.backend import window_by_launches
+    rng = np.random.default_rng(5)
+    m, n, K = 30, 45, 7
+    A = sp.random(m, n, density=0.2, random_state=4, format="csr")
+    Q = None
+    if quadratic:
+        F = sp.random(n, 5, density=0.3, random_state=6, format="csr")
+        Q = (F @ F.T + sp.diags(rng.random(n))).tocsr()
+    be = CpuBackend()
+    dA, dAT = be.matrix(A), be.matrix(A.T.tocsr())
+    dQ = be.matrix(Q) if quadratic else None
+    qd = np.abs(Q).sum(axis=1).A1 if quadratic else None
+    scal = np.array([0.3, 0.2, 4.0, 0.8])
+    x0, y0 = _rand(rng, n), _rand(rng, m)
+    c = _rand(rng, n)
+    cl = np.where(rng.random(n) < 0.5, -1.0, -np.inf)
+    cu = np.where(rng.random(n) < 0.5, 1.0, np.inf)
+    rl = np.where(rng.random(m) < 0.5, -0.5, -np.inf)
+    ru = np.where(rng.random(m) < 0.5, 0.5, np.inf)
+    x, y = x0 + 0.1 * _rand(rng, n), y0 + 0.1 * _rand(rng, m)
+    ref = _numpy_window(K, scal, A, Q, qd, x.copy(), y.copy(), x0, y0, c, cl, cu, rl, ru)
+    z = np.zeros
+    aty, qx, xhat, xbar, axbar, yhat = z(n), z(n), z(n), z(n), z(m), z(m)
+    run = be.pdhg_window if fused else (lambda *a: window_by_launches(be, *a))
+    run(K, dA, dAT, dQ, qd, scal, x, y, aty, qx if quadratic else None, xhat, xbar, axbar, yhat,
+        x0, y0, c, cl, cu, rl, ru)
+    for got, want in zip((x, y, xhat, yhat), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_matrix_upload_is_a_copy():
+    """scipy canonicalises a CSR matrix in place (np.abs sums duplicates); the uploaded matrix
+    must not change with it."""
+    rng = np.random.default_rng(1)
+    F = sp.random(20, 3, density=0.4, random_state=2, format="csr")
+    Q = (F @ F.T + sp.diags(rng.random(20))).tocsr()     # not in canonical order
+    be = CpuBackend()
+    M = be.matrix(Q)
+    x = rng.random(20)
+    want = Q @ x
+    np.abs(Q)
+    out = np.zeros(20)
+    be.qmv(M, x, out)
+    np.testing.assert_allclose(out, want, rtol=1e-14)
