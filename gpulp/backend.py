@@ -108,6 +108,50 @@ def _dot(a, b):
     return s
 
 
+def _kkt_terms(quadratic, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin, cl0, cu0,
+               col_unscale, yhat, y, y0, axhat, axbar, rl, ru, rl0, ru0, row_unscale):
+    pres = 0.0
+    dobj = 0.0
+    dy2 = 0.0
+    dyadx = 0.0
+    ya = 0.0
+    for r in range(yhat.size):
+        a = axhat[r]
+        e = (a - min(max(a, rl[r]), ru[r])) * row_unscale[r]
+        pres += e * e
+        v = yhat[r]
+        dobj += max(v, 0.0) * rl0[r] + min(v, 0.0) * ru0[r]
+        d = v - y[r]
+        dy2 += d * d
+        dyadx += d * (axbar[r] - a)
+        e = v - y0[r]
+        ya += e * e
+    dres = 0.0
+    pobj = 0.0
+    quad = 0.0
+    dx2 = 0.0
+    xa = 0.0
+    dxq = 0.0
+    for j in range(xhat.size):
+        g = c[j] - atyhat[j]
+        d = xhat[j] - x[j]
+        if quadratic:
+            g += qxhat[j]
+            quad += xhat[j] * qxhat[j]
+            dxq += d * (qd[j] * d - (qxhat[j] - qx[j]))
+        zr = max(g, 0.0) * cl_fin[j] + min(g, 0.0) * cu_fin[j]
+        e = (g - zr) * col_unscale[j]
+        dres += e * e
+        pobj += c[j] * xhat[j]
+        dobj += max(zr, 0.0) * cl0[j] + min(zr, 0.0) * cu0[j]
+        dx2 += d * d
+        e = xhat[j] - x0[j]
+        xa += e * e
+    quad *= 0.5
+    return (math.sqrt(pres), math.sqrt(dres), pobj + quad, dobj - quad, dx2, dy2, dyadx,
+            math.sqrt(xa), math.sqrt(ya), dxq)
+
+
 def _window(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, x, y, aty, xhat, xbar, axbar, yhat,
             x0, y0, c, cl, cu, rl, ru):
     for i in range(K):
@@ -129,7 +173,7 @@ def _window_q(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, q_ip, q_ix, q_d, qd,
 
 _BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
-           "window": _window, "window_q": _window_q}
+           "window": _window, "window_q": _window_q, "kkt_terms": _kkt_terms}
 _CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
 _JITTED = {}
 
@@ -300,6 +344,17 @@ class CpuBackend:
             window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar,
                                yhat, x0, y0, c, cl, cu, rl, ru)
 
+    def kkt_terms(self, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin, cl0, cu0,
+                  col_unscale, yhat, y, y0, axhat, axbar, rl, ru, rl0, ru0, row_unscale):
+        """Like `kkt_terms_xp(np, ...)` (one serial pass over the rows and one over the
+        columns)."""
+        q = qxhat is not None
+        if not q:
+            qxhat = qx = qd = xhat
+        return list(_jit("kkt_terms", False)(q, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin,
+                                             cu_fin, cl0, cu0, col_unscale, yhat, y, y0, axhat,
+                                             axbar, rl, ru, rl0, ru0, row_unscale))
+
     def warmup(self):
         """Compile (or load from the disk cache) the serial kernels with tiny arguments."""
         x = np.zeros(2)
@@ -317,10 +372,38 @@ class CpuBackend:
                               y, y, y, y, y)
         _jit("window_q", False)(1, scal, ip, ip[:0], y, ip[:1], ip[:0], y, ip[:1], ip[:0], y, y, y,
                                 y, y, y, y, y, y, y, y, y, y, y, y, y, y)
+        _jit("kkt_terms", False)(True, *([y] * 23))
 
     def capture(self, fn):
         """Return a callable that replays `fn()`; on the CPU it simply calls it."""
         return fn
+
+
+def kkt_terms_xp(xp, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin, cl0, cu0, col_unscale,
+                 yhat, y, y0, axhat, axbar, rl, ru, rl0, ru0, row_unscale):
+    """The ten reductions of a termination check, in array operations of `xp` (the definition;
+    qxhat, qx, qd are None for an LP). With g = c + qxhat - atyhat, its bound part
+    zr = max(g, 0)*cl_fin + min(g, 0)*cu_fin, quad = xhat'qxhat/2, dx = xhat - x, dy = yhat - y:
+    [ ||(axhat - clip(axhat, rl, ru)) * row_unscale||,  ||(g - zr) * col_unscale||,
+      c'xhat + quad,  max(yhat,0)'rl0 + min(yhat,0)'ru0 + max(zr,0)'cl0 + min(zr,0)'cu0 - quad,
+      dx'dx,  dy'dy,  dy'(axbar - axhat),  ||xhat - x0||,  ||yhat - y0||,
+      dx'(qd*dx - (qxhat - qx)) (0 for an LP) ]."""
+    dot, nrm = (lambda a, b: a @ b), xp.linalg.norm
+    rr = axhat - xp.clip(axhat, rl, ru)
+    dx = xhat - x
+    dy = yhat - y
+    if qxhat is not None:
+        g = c + qxhat - atyhat
+        quad = 0.5 * dot(xhat, qxhat)
+        dxq = dot(dx, qd * dx - (qxhat - qx))
+    else:
+        g = c - atyhat
+        quad = dxq = 0.0
+    zr = xp.maximum(g, 0.0) * cl_fin + xp.minimum(g, 0.0) * cu_fin
+    return [nrm(rr * row_unscale), nrm((g - zr) * col_unscale), dot(c, xhat) + quad,
+            dot(xp.maximum(yhat, 0.0), rl0) + dot(xp.minimum(yhat, 0.0), ru0)
+            + dot(xp.maximum(zr, 0.0), cl0) + dot(xp.minimum(zr, 0.0), cu0) - quad,
+            dot(dx, dx), dot(dy, dy), dot(dy, axbar - axhat), nrm(xhat - x0), nrm(yhat - y0), dxq]
 
 
 def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
@@ -529,6 +612,10 @@ class CupyBackend:
         self._kernel("dual_step")(self._grid(m), (_THREADS,),
                                   (np.int32(i), np.int32(update), scal, y, axbar, lo, hi, y0,
                                    yhat, np.int64(m)), stream=self.stream)
+
+    def kkt_terms(self, *args):
+        """`kkt_terms_xp(cupy, ...)`: device scalars, fetched together by `fetch`."""
+        return kkt_terms_xp(self.cp, *args)
 
     def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
                     c, cl, cu, rl, ru):

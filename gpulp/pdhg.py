@@ -362,34 +362,17 @@ class Engine:
 
     def _stats(self, elapsed, rays=True) -> IterationStats:
         be, d, s, wp = self.be, self.dev, self.st, self.wp
-        xp, dot = be.xp, be.dot
         be.spmv(d.A, s.xhat, s.axhat)
         be.spmv(d.AT, s.yhat, s.atyhat)
-        nrm = be.norm
-        rr = s.axhat - xp.clip(s.axhat, d.rl, d.ru)
-        dx = s.xhat - s.x
-        dy = s.yhat - s.y
-        adx = s.axbar - s.axhat
         if self.quadratic:
             be.qmv(d.Q, s.xhat, s.qxhat)
-            g = d.c + s.qxhat - s.atyhat
-            quad = 0.5 * dot(s.xhat, s.qxhat)
-            dxqdx = dot(dx, self.qd * dx - (s.qxhat - s.qx))     # dx'(D - Q)dx
-        else:
-            g = d.c - s.atyhat
-            quad = dxqdx = 0.0
-        zr = xp.maximum(g, 0.0) * d.cl_fin + xp.minimum(g, 0.0) * d.cu_fin
-        vals = [
-            nrm(rr * d.row_unscale),                                       # 0 primal abs
-            nrm((g - zr) * d.col_unscale),                                 # 1 dual abs
-            dot(d.c, s.xhat) + quad,                                       # 2 pobj (scaled)
-            dot(xp.maximum(s.yhat, 0.0), d.rl0) + dot(xp.minimum(s.yhat, 0.0), d.ru0)
-            + dot(xp.maximum(zr, 0.0), d.cl0) + dot(xp.minimum(zr, 0.0), d.cu0)
-            - quad,                                                        # 3 dobj (scaled)
-            dot(dx, dx), dot(dy, dy), dot(dy, adx),                        # 4, 5, 6
-            nrm(s.xhat - s.x0), nrm(s.yhat - s.y0),                        # 7, 8
-            dxqdx,                                                         # 9
-        ]
+        q = self.quadratic
+        vals = be.kkt_terms(s.xhat, s.x, s.x0, d.c, s.qxhat if q else None, s.qx if q else None,
+                            self.qd if q else None, s.atyhat, d.cl_fin, d.cu_fin, d.cl0, d.cu0,
+                            d.col_unscale, s.yhat, s.y, s.y0, s.axhat, s.axbar, d.rl, d.ru,
+                            d.rl0, d.ru0, d.row_unscale)
+        # 0 primal abs, 1 dual abs, 2 pobj and 3 dobj (scaled), 4 dx'dx, 5 dy'dy, 6 dy'A dx,
+        # 7 ||xhat - x0||, 8 ||yhat - y0||, 9 dx'(D - Q)dx (backend.kkt_terms_xp)
         cands = self._ray_candidates() if rays else []
         for kind, ray, image, q_image in cands:
             vals.extend(self._farkas_terms(ray, image) if kind == "dual"

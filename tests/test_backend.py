@@ -150,3 +150,28 @@ def test_matrix_upload_is_a_copy():
     out = np.zeros(20)
     be.qmv(M, x, out)
     np.testing.assert_allclose(out, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
+def test_kkt_terms_match_their_numpy_definition(quadratic):
+    """The CPU's one-pass reductions of a termination check equal the array-operation
+    definition (the GPU's), with infinite bounds and bound-free columns among the data."""
+    from gpulp.backend import kkt_terms_xp
+    rng = np.random.default_rng(7)
+    m, n = 23, 31
+    cols = [_rand(rng, n) for _ in range(4)]           # xhat, x, x0, c
+    q = [_rand(rng, n), _rand(rng, n), rng.random(n)] if quadratic else [None, None, None]
+    col_fin = [(rng.random(n) < 0.6).astype(float) for _ in range(2)]
+    col_b = [np.where(f > 0, _rand(rng, n), 0.0) for f in col_fin]
+    rows = [_rand(rng, m) for _ in range(5)]           # yhat, y, y0, axhat, axbar
+    rl = np.where(rng.random(m) < 0.5, -1.0, -np.inf)
+    ru = np.where(rng.random(m) < 0.5, 1.0, np.inf)
+    rl0, ru0 = np.where(np.isfinite(rl), rl, 0.0), np.where(np.isfinite(ru), ru, 0.0)
+    args = (*cols[:4], *q, _rand(rng, n), *col_fin, *col_b, rng.random(n) + 0.5, *rows, rl, ru,
+            rl0, ru0, rng.random(m) + 0.5)
+    want = kkt_terms_xp(np, *args)
+    got = CpuBackend().kkt_terms(*args)
+    assert len(got) == len(want) == 10
+    np.testing.assert_allclose(got, [float(w) for w in want], rtol=1e-12, atol=1e-12)
+    if not quadratic:
+        assert got[9] == 0.0
