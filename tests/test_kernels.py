@@ -117,3 +117,26 @@ def test_gpu_and_cpu_solve_the_same_lp(gpu):
         if r_cpu.status == "optimal":
             assert r_gpu.verified
             assert r_gpu.objective == pytest.approx(r_cpu.objective, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
+def test_gpu_kkt_terms_match_cpu(gpu, quadratic):
+    """The termination check's ten reductions: the GPU's array operations against the CPU's
+    one-pass Numba kernel."""
+    rng = np.random.default_rng(8)
+    m, n = 300, 500
+    cols = [rng.standard_normal(n) for _ in range(4)]
+    q = [rng.standard_normal(n), rng.standard_normal(n), rng.random(n)] if quadratic else \
+        [None] * 3
+    fin = [(rng.random(n) < 0.6).astype(float) for _ in range(2)]
+    b0 = [np.where(f > 0, rng.standard_normal(n), 0.0) for f in fin]
+    rows = [rng.standard_normal(m) for _ in range(5)]
+    rl = np.where(rng.random(m) < 0.5, -1.0, -np.inf)
+    ru = np.where(rng.random(m) < 0.5, 1.0, np.inf)
+    args = (*cols, *q, rng.standard_normal(n), *fin, *b0, rng.random(n) + 0.5, *rows, rl, ru,
+            np.where(np.isfinite(rl), rl, 0.0), np.where(np.isfinite(ru), ru, 0.0),
+            rng.random(m) + 0.5)
+    want = CpuBackend().kkt_terms(*args)
+    got = gpu.fetch(gpu.kkt_terms(*[None if a is None else gpu.asarray(a) for a in args]))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
