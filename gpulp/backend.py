@@ -152,28 +152,22 @@ def _kkt_terms(quadratic, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin,
             math.sqrt(xa), math.sqrt(ya), dxq)
 
 
-def _window(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, x, y, aty, xhat, xbar, axbar, yhat,
-            x0, y0, c, cl, cu, rl, ru):
+def _window(K, quadratic, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, q_ip, q_ix, q_d, qd, x, y,
+            aty, qx, xhat, xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru):
     for i in range(K):
         _spmv(at_ip, at_ix, at_d, y, aty)
-        _primal_step(i, i != K - 1, scal, x, aty, c, cl, cu, x0, xhat, xbar)
-        _spmv(a_ip, a_ix, a_d, xbar, axbar)
-        _dual_step(i, i != K - 1, scal, y, axbar, rl, ru, y0, yhat)
-
-
-def _window_q(K, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, q_ip, q_ix, q_d, qd, x, y, aty, qx,
-              xhat, xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru):
-    for i in range(K):
-        _spmv(at_ip, at_ix, at_d, y, aty)
-        _spmv(q_ip, q_ix, q_d, x, qx)
-        _primal_step_q(i, i != K - 1, scal, x, aty, qx, qd, c, cl, cu, x0, xhat, xbar)
+        if quadratic:
+            _spmv(q_ip, q_ix, q_d, x, qx)
+            _primal_step_q(i, i != K - 1, scal, x, aty, qx, qd, c, cl, cu, x0, xhat, xbar)
+        else:
+            _primal_step(i, i != K - 1, scal, x, aty, c, cl, cu, x0, xhat, xbar)
         _spmv(a_ip, a_ix, a_d, xbar, axbar)
         _dual_step(i, i != K - 1, scal, y, axbar, rl, ru, y0, yhat)
 
 
 _BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
-           "window": _window, "window_q": _window_q, "kkt_terms": _kkt_terms}
+           "window": _window, "kkt_terms": _kkt_terms}
 _CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
 _JITTED = {}
 
@@ -186,7 +180,7 @@ def _jit(name, parallel):
         import numba
         body = _BODIES[name]
         glb = dict(body.__globals__, prange=numba.prange if parallel else range)
-        if name.startswith("window"):     # serial only: the fused window calls serial kernels
+        if name == "window":     # serial only: the fused window calls serial kernels
             glb.update({f: _jit(f[1:], False) for f in _CALLEES})
         fname = f"gpulp_{name}_{'par' if parallel else 'ser'}"
         fn = types.FunctionType(body.__code__, glb, fname)
@@ -332,14 +326,12 @@ class CpuBackend:
         FactorOp Q, launch kernel by kernel (threaded kernels, BLAS for the factor)."""
         size = A.nnz + AT.nnz + x.size + y.size + (Q.nnz if isinstance(Q, CsrMatrix) else 0)
         serial = not (self._threaded and size >= _PARALLEL_MIN)
-        if serial and Q is None:
-            _jit("window", False)(K, scal, A.indptr, A.indices, A.data, AT.indptr, AT.indices,
-                                  AT.data, x, y, aty, xhat, xbar, axbar, yhat, x0, y0, c, cl, cu,
-                                  rl, ru)
-        elif serial and isinstance(Q, CsrMatrix):
-            _jit("window_q", False)(K, scal, A.indptr, A.indices, A.data, AT.indptr, AT.indices,
-                                    AT.data, Q.indptr, Q.indices, Q.data, qd, x, y, aty, qx, xhat,
-                                    xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru)
+        if serial and (Q is None or isinstance(Q, CsrMatrix)):
+            q = Q if Q is not None else A           # an LP passes A in Q's place, unread
+            _jit("window", False)(K, Q is not None, scal, A.indptr, A.indices, A.data, AT.indptr,
+                                  AT.indices, AT.data, q.indptr, q.indices, q.data,
+                                  x if qd is None else qd, x, y, aty, x if qx is None else qx,
+                                  xhat, xbar, axbar, yhat, x0, y0, c, cl, cu, rl, ru)
         else:
             window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar,
                                yhat, x0, y0, c, cl, cu, rl, ru)
@@ -368,10 +360,8 @@ class CpuBackend:
         _jit("dual_step", False)(0, True, scal, x, x, x, x, x, x)
         _jit("halpern", False)(0, scal, x, x, x)
         y = x[:0]
-        _jit("window", False)(1, scal, ip, ip[:0], y, ip[:1], ip[:0], y, y, y, y, y, y, y, y, y, y,
-                              y, y, y, y, y)
-        _jit("window_q", False)(1, scal, ip, ip[:0], y, ip[:1], ip[:0], y, ip[:1], ip[:0], y, y, y,
-                                y, y, y, y, y, y, y, y, y, y, y, y, y, y)
+        _jit("window", False)(1, True, scal, ip[:1], ip[:0], y, ip[:1], ip[:0], y, ip[:1], ip[:0],
+                              *([y] * 17))
         _jit("kkt_terms", False)(True, *([y] * 23))
 
     def capture(self, fn):

@@ -279,34 +279,22 @@ class Engine:
         self.be.set_scalars(self.st.scal, [self.tau, self.eta * self.weight, k0,
                                            self.opts.reflection])
 
-    def _primal(self, i, update):
-        """One primal step of iteration i (with the linearised quadratic when there is one)."""
-        be, d, s = self.be, self.dev, self.st
-        if self.quadratic:
-            be.qmv(d.Q, s.x, s.qx)
-            be.primal_step_q(i, update, s.scal, s.x, s.aty, s.qx, self.qd, d.c, d.cl, d.cu, s.x0,
-                             s.xhat, s.xbar)
-        else:
-            be.primal_step(i, update, s.scal, s.x, s.aty, d.c, d.cl, d.cu, s.x0, s.xhat, s.xbar)
-
     # -------------------------------------------------------------------------------- window
-    def _run_window(self):
+    def _run_window(self, K=None):
+        """K iterations (default self.K); with K = 1 a single T-evaluation without update."""
         d, s = self.dev, self.st
-        self.be.pdhg_window(self.K, d.A, d.AT, d.Q, self.qd if self.quadratic else None, s.scal,
-                            s.x, s.y, s.aty, s.qx if self.quadratic else None, s.xhat, s.xbar,
-                            s.axbar, s.yhat, s.x0, s.y0, d.c, d.cl, d.cu, d.rl, d.ru)
+        self.be.pdhg_window(K or self.K, d.A, d.AT, d.Q, self.qd if self.quadratic else None,
+                            s.scal, s.x, s.y, s.aty, s.qx if self.quadratic else None, s.xhat,
+                            s.xbar, s.axbar, s.yhat, s.x0, s.y0, d.c, d.cl, d.cu, d.rl, d.ru)
 
     def _run_window_adaptive(self):
         """PDLP's adaptive step: a T-evaluation is accepted when eta <= ||dz||^2_omega /
         (2 |dy' A dx|); each attempt moves eta toward that limit. One host sync per attempt."""
-        be, d, s, xp = self.be, self.dev, self.st, self.be.xp
+        be, d, s = self.be, self.dev, self.st
         last = self.K - 1
         for i in range(self.K):
             while True:
-                be.spmv(d.AT, s.y, s.aty)
-                self._primal(i, False)
-                be.spmv(d.A, s.xbar, s.axbar)
-                be.dual_step(i, False, s.scal, s.y, s.axbar, d.rl, d.ru, s.y0, s.yhat)
+                self._run_window(1)         # T(z): xhat, xbar, yhat, A xbar; z unchanged
                 be.spmv(d.A, s.xhat, s.axhat)
                 dx, dy = s.xhat - s.x, s.yhat - s.y
                 w = self.weight
