@@ -131,6 +131,17 @@ class Options:
     active_set_max_dim: int = 200_000
     """Largest rows + columns for active-set polishing. Range >= 0 (0 switches it off)."""
 
+    crossover: bool = True
+    """LP crossover (gpulp/crossover.py): on an LP of at most `crossover_max_rows` rows, the
+    moments at which active-set polishing would run instead start (or go on with) a bounded
+    primal simplex from a basis guessed from the iterate. Its pivots are kept between moments,
+    so the time given to it is never lost; its answer, an optimal basic solution, replaces the
+    iterate only when it passes the independent check at `tol`."""
+
+    crossover_max_rows: int = 3000
+    """Largest number of rows for the crossover (its basis repair uses a dense LU). Range >= 0
+    (0 switches it off)."""
+
     seed: int = 0
     """Seed of the power iteration's start vector."""
 
@@ -154,7 +165,8 @@ _RANGES = {
 }
 
 _MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,
-            "threads": 0, "active_set_max_dim": 0}
+            "threads": 0, "active_set_max_dim": 0,
+            "crossover_max_rows": 0}
 
 
 def _check(opts: Options):

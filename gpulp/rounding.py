@@ -1077,7 +1077,7 @@ def _quiet(enabled=True):
 
 def _relax(problem, opts, time_limit, x0=None, y0=None, quiet=True, tol=None, root=False):
     """gpulp's continuous solve of `problem` (integrality ignored) with opts, on opts.device.
-    Active-set polishing only when root=True (unused): the re-solves of diving and completion
+    Active-set polishing and the crossover only when root=True (unused): the re-solves of diving and completion
     need speed, not 1e-12, and at the root the heuristics round better from PDHG's point (near
     the centre of the optimal face) than from the polished vertex (measured on the round-lot
     CVaR portfolios of bench/integer.py: 0.38% from HiGHS's optimum against 0.58%)."""
@@ -1087,6 +1087,7 @@ def _relax(problem, opts, time_limit, x0=None, y0=None, quiet=True, tol=None, ro
         kw["tol"] = tol
     if not root:
         kw["active_set"] = False
+        kw["crossover"] = False
     kw["time_limit"] = max(1e-3, float(time_limit)) if math.isfinite(time_limit) else None
     kw["verbose"] = False
     t = time.perf_counter()

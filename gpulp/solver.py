@@ -184,6 +184,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     tol_loop = opts.tol
     inf_tol = opts.infeasibility_tol
     polisher = _active_set_polisher(problem, opts)
+    xover = _crossover(problem, opts)
+    if xover is not None:
+        polisher = None             # LPs the crossover takes: it never cycles
     next_polish = [1e-3]
     # with a time limit, also try at half and at 85% of it; and each time the elapsed time grows
     # by half from 0.25 s, since the KKT error can sit above the next decade for long while the
@@ -195,7 +198,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
 
     def on_stats(stats):
         table(stats)
-        if polisher is None:
+        if polisher is None and xover is None:
             return False
         err = max(stats.primal_residual, stats.dual_residual, stats.gap)
         now = time.perf_counter()
@@ -210,13 +213,15 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 return True
         return err <= next_polish[0] and err > tol_loop
 
-    def try_active_set(ev_stats, last=False):
-        """A verified finish() from active-set polishing of the current iterate, or None."""
-        if polisher is None:
+    def try_active_set(ev_stats, last=False, converged=False):
+        """A verified finish() from active-set polishing, or from the crossover, of the current
+        iterate, or None."""
+        if polisher is None and xover is None:
             return None
         err = max(ev_stats.primal_residual, ev_stats.dual_residual, ev_stats.gap)
         next_polish[0] = min(next_polish[0], err * 0.1)
-        if last and err > 0.1:
+        resuming = xover is not None and xover.basis_kept
+        if last and err > 0.1 and not resuming:
             return None
         x, y, z = unscale_primal_dual()
         with timers.phase("active_set"):
@@ -224,27 +229,43 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # limit)
             budget = (0.05 if last else 0.2) * (time.perf_counter() - t0) + 0.2
             now = time.perf_counter()
-            if not last:
-                budget = min(budget, deadline - now)
-                # and polishing in all takes at most a third of the time (half the iterating),
-                # at most 3% of the iterating for an attempt on the time schedule (a tenth lost
-                # bnl1 at 60 s on Netlib)
-                share = 0.03 if scheduled[0] else 0.5
-                if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
+            if xover is not None:
+                if converged:
+                    # the iterate already passes; an exact vertex is worth a quarter more time
+                    # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
+                    budget = 0.25 * (now - t0) + 0.2
+                if not last:
+                    budget = min(budget, deadline - now)
+                    # the pivots are kept, so the crossover may take up to half of the time
+                    if xover.seconds > timers.get("iterate", 0.0) + 0.2:
+                        return None
+                if not resuming and not xover.start(x, y, z):
                     return None
-            if polisher.attempts and polisher.slowest_round > budget:
-                logger.info("active-set polish skipped: one of its solves took longer than the "
-                            "time it may use now")
-                return None
-            out = polisher.attempt(x, y, z, opts.tol, now + budget)
+                out = xover.run(opts.tol, now + budget)
+            else:
+                if not last:
+                    budget = min(budget, deadline - now)
+                    # and polishing in all takes at most a third of the time (half the
+                    # iterating), at most 3% of the iterating for an attempt on the time schedule
+                    # (a tenth lost bnl1 at 60 s on Netlib)
+                    share = 0.03 if scheduled[0] else 0.5
+                    if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
+                        return None
+                if polisher.attempts and polisher.slowest_round > budget:
+                    logger.info("active-set polish skipped: one of its solves took longer than "
+                                "the time it may use now")
+                    return None
+                out = polisher.attempt(x, y, z, opts.tol, now + budget)
         if out is None:
             return None
         rep = kkt_check(problem, out.x, out.y, out.z, opts.tol)   # the solver's own gate
         if not rep.ok:
             return None
-        logger.info(f"active-set polishing verified the answer: primal {rep.primal_residual:.2e}"
+        how = "active-set polishing" if xover is None else "the crossover"
+        logger.info(f"{how} verified the answer: primal {rep.primal_residual:.2e}"
                     f", dual {rep.dual_residual:.2e}, gap {rep.gap:.2e}")
-        return finish(Status.OPTIMAL, out.x, out.y, out.z, rep, message="active-set polished")
+        return finish(Status.OPTIMAL, out.x, out.y, out.z, rep,
+                      message="active-set polished" if xover is None else "crossover")
 
     def unscale_primal_dual():
         xs, ys = engine.solution()
@@ -281,7 +302,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 rep = kkt_check(problem, x, y, z, opts.tol)
                 if rep.ok:
                     # the active-set point, when it passes too, is usually exact: prefer it
-                    res = try_active_set(ev.stats, last=True)
+                    res = try_active_set(ev.stats, last=True, converged=True)
                     if res is not None and max(res.primal_residual, res.dual_residual, res.gap) \
                             < max(rep.primal_residual, rep.dual_residual, rep.gap):
                         return res
@@ -324,6 +345,14 @@ def _active_set_polisher(problem, opts):
     from .active_set import ActiveSetPolisher
     ap = ActiveSetPolisher(problem, max_dim=opts.active_set_max_dim)
     return ap if ap.applicable else None
+
+
+def _crossover(problem, opts):
+    if not opts.crossover or problem.Q is not None or problem.num_rows > opts.crossover_max_rows:
+        return None
+    from .crossover import Crossover
+    xo = Crossover(problem, max_rows=opts.crossover_max_rows)
+    return xo if xo.applicable else None
 
 
 def _polish(problem, engine, be, wp, sc, s, c, opts, deadline, answer):

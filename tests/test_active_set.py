@@ -36,7 +36,8 @@ def test_polish_turns_a_rough_lp_answer_exact_and_matches_highs(seed, sense):
     h = solve_with_highs(p)
     if h.modelStatusToString(h.getModelStatus()) != "Optimal":
         pytest.skip("the random LP is not bounded")
-    rough = gpulp.solve(p, tol=1e-5, device="cpu", presolve=False, active_set=False)
+    rough = gpulp.solve(p, tol=1e-5, device="cpu", presolve=False, active_set=False,
+                        crossover=False)
     assert rough.status == Status.OPTIMAL
     out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-9)
     assert out is not None
@@ -82,7 +83,8 @@ def _degenerate_transport(seed, k=12):
 @pytest.mark.parametrize("seed", range(3))
 def test_projection_polishes_a_degenerate_lp_from_1e_4(seed):
     p = _degenerate_transport(seed)
-    rough = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, active_set=False)
+    rough = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, active_set=False,
+                        crossover=False)
     assert rough.status == Status.OPTIMAL
     out = ActiveSetPolisher(p).attempt(rough.x, rough.y, rough.z, 1e-10, rules=("project",))
     assert out is not None and out.report.ok
@@ -91,11 +93,13 @@ def test_projection_polishes_a_degenerate_lp_from_1e_4(seed):
 
 
 def test_solve_at_1e_8_uses_it_and_says_so():
+    # on an LP, only with the crossover (which takes its place there) off
     p = _random_lp(7)
-    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover=False)
     assert res.status == Status.OPTIMAL and res.verified
     assert res.message == "active-set polished"
-    off = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, active_set=False)
+    off = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, active_set=False,
+                      crossover=False)
     assert off.message != "active-set polished"
     assert off.objective == pytest.approx(res.objective, rel=1e-6, abs=1e-6)
 

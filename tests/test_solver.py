@@ -90,11 +90,24 @@ def test_iteration_limit_and_time_limit_are_reported():
     A = rng.standard_normal((40, 60))
     x0 = rng.uniform(0, 1, 60)
     p = Problem(rng.standard_normal(60), A, A @ x0 - 1, A @ x0 + 1, np.zeros(60), np.ones(60))
-    res = gpulp.solve(p, tol=1e-10, iteration_limit=64, device="cpu", check_every=64)
+    # the crossover, at the limit, solves this LP exactly (a test below); here it is off
+    res = gpulp.solve(p, tol=1e-10, iteration_limit=64, device="cpu", check_every=64,
+                      crossover=False)
     assert res.status == Status.ITERATION_LIMIT and not res.verified
     assert res.iterations == 64
-    res = gpulp.solve(p, tol=1e-12, time_limit=1e-3, device="cpu", active_set=False)
+    res = gpulp.solve(p, tol=1e-12, time_limit=1e-3, device="cpu", active_set=False,
+                      crossover=False)
     assert res.status == Status.TIME_LIMIT and not res.verified
+
+
+def test_at_an_iteration_limit_the_crossover_may_still_finish_the_lp():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((40, 60))
+    x0 = rng.uniform(0, 1, 60)
+    p = Problem(rng.standard_normal(60), A, A @ x0 - 1, A @ x0 + 1, np.zeros(60), np.ones(60))
+    res = gpulp.solve(p, tol=1e-10, iteration_limit=64, device="cpu", check_every=64)
+    assert res.iterations == 64
+    assert res.status == Status.OPTIMAL and res.verified and res.message == "crossover"
 
 
 def test_optimal_requires_the_independent_check(monkeypatch):
@@ -175,10 +188,12 @@ def test_warm_start_from_a_solution_converges_at_once():
 
 def test_feasibility_polishing_reaches_its_tolerance_and_stays_verified(shared_instances):
     p = gpulp.read_mps(shared_instances / "netlib" / "sc105.mps.gz")
-    # active-set polishing off: it makes sc105 exact on its own, leaving nothing to polish
-    plain = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, active_set=False)
+    # active-set polishing and the crossover off: they make sc105 exact on their own, leaving
+    # nothing to polish
+    off = dict(active_set=False, crossover=False)
+    plain = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, **off)
     polished = gpulp.solve(p, tol=1e-4, device="cpu", presolve=False, polish=True,
-                           polish_tol=1e-8, active_set=False)
+                           polish_tol=1e-8, **off)
     assert plain.status == polished.status == Status.OPTIMAL and polished.verified
     assert polished.primal_residual <= 1e-8 < plain.primal_residual
     assert polished.dual_residual <= 1e-8 < plain.dual_residual

@@ -1,0 +1,419 @@
+"""Crossover for LPs: from an approximate PDHG point to an optimal basic solution, by a bounded
+primal simplex method started from a basis guessed from that point.
+
+PDHG gets near the optimum of the hard Netlib LPs (pilot, pilot.ja, greenbea, bnl1) long before
+it reaches the tolerance, and the active-set polisher's guess-and-correct rounds can cycle there
+(a few bounds swapped back and forth). The simplex method cannot cycle in the same way: each
+pivot keeps the basis nonsingular and never makes the (phase 1 or phase 2) objective worse. The
+crossover of commercial interior-point codes (Bixby and Saltzman 1994; Andersen and Ye 1996)
+works the same way: a crash basis from the approximate solution, then simplex pivots.
+
+The LP, in minimisation form, with one slack per row:
+    min c'x   s.t.  A x - r = 0,  lo <= x <= hi,  rl <= r <= ru.
+The n + m variables w = (x, r) have the constraint matrix M = [A, -I]. A basis is m of them with
+a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value).
+
+1. Scaling: a few geometric-mean passes over the rows and columns of A (unscaled at the end).
+2. The guess: the m variables that look most basic, slack / (slack + |multiplier|) as in the
+   active-set polisher, with the others at their nearer bound. A dense LU with partial pivoting
+   finds the dependent columns, and the slacks of the rows left without a pivot replace them
+   (the "basis repair" of simplex codes).
+3. Phase 1 minimises the sum of the bound violations of the basic variables, phase 2 the
+   objective. Pricing is Devex (Forrest and Goldfarb 1992), the ratio test is Harris's two
+   passes with bound flips, and an infeasible basic variable that moves towards its bound
+   blocks there (so feasible variables stay feasible and the violation sum never grows).
+4. The basis is factorised (SuperLU, or LAPACK for small or nearly dense bases) every few dozen
+   pivots, with product-form (eta) updates between, and x_B recomputed from the nonbasic values
+   at each factorisation, so that errors do not accumulate.
+
+The answer is used only when verify.kkt_check passes it on the problem given, like any other
+candidate, so a failure costs time, never correctness.
+
+Knows: Problem, verify.kkt_check. Must not know: devices, scaling of the engine, PDHG.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .verify import kkt_check
+
+__all__ = ["Crossover", "CrossoverOutcome", "crossover"]
+
+logger = logging.getLogger("gpulp")
+
+REFACTOR = 48          # eta updates between factorisations
+
+
+class CrossoverOutcome:
+    def __init__(self, x, y, z, report, pivots, seconds, optimal):
+        self.x, self.y, self.z, self.report = x, y, z, report
+        self.pivots, self.seconds, self.optimal = pivots, seconds, optimal
+
+
+class _Basis:
+    """The factorisation of M_B with product-form updates: ftran(a) = M_B^-1 a and
+    btran(c) = M_B^-T c."""
+
+    def __init__(self, MB):
+        m = MB.shape[0]
+        self.etas = []
+        self.dense = m <= 400 or MB.nnz > 0.1 * m * m
+        if self.dense:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.lu = sla.lu_factor(MB.toarray(), check_finite=False)
+            d = np.abs(np.diag(self.lu[0]))
+            if not np.all(np.isfinite(self.lu[0])) or d.min(initial=1.0) <= 1e-14 * max(d.max(initial=1.0), 1.0):
+                raise np.linalg.LinAlgError("singular basis")
+        else:
+            self.lu = spla.splu(MB.tocsc(), permc_spec="COLAMD",
+                                options=dict(DiagPivotThresh=0.1))
+
+    def _solve(self, b, trans):
+        if self.dense:
+            return sla.lu_solve(self.lu, b, trans=1 if trans else 0, check_finite=False)
+        return self.lu.solve(b, trans="T" if trans else "N")
+
+    def ftran(self, a):
+        v = self._solve(a, False)
+        for r, al in self.etas:
+            vr = v[r] / al[r]
+            v -= vr * al
+            v[r] = vr
+        return v
+
+    def btran(self, c):
+        c = np.array(c, dtype=np.float64)
+        for r, al in reversed(self.etas):
+            cr = c[r]
+            c[r] = (cr - (al @ c - al[r] * cr)) / al[r]
+        return self._solve(c, True)
+
+    def update(self, r, alpha):
+        self.etas.append((r, alpha))
+
+
+def _geometric_scaling(A, passes=4):
+    """Row and column factors R, S with R A S closer to all entries of magnitude one."""
+    m, n = A.shape
+    R, S = np.ones(m), np.ones(n)
+    B = abs(A).tocsr()
+    for _ in range(passes):
+        As = (sp.diags(R) @ B @ sp.diags(S)).tocsr()
+        mx = As.max(axis=1).toarray().ravel()
+        f = np.sqrt(np.where(mx > 0, mx * _row_min(As), 1.0))
+        R = R / f
+        As = (sp.diags(R) @ B @ sp.diags(S)).T.tocsr()
+        cmx = As.max(axis=1).toarray().ravel()
+        g = np.sqrt(np.where(cmx > 0, cmx * _row_min(As), 1.0))
+        S = S / g
+    return R, S
+
+
+def _row_min(As):
+    """The smallest stored entry of each row of a nonnegative CSR matrix (1 for empty rows)."""
+    m = As.shape[0]
+    out = np.ones(m)
+    nz = np.diff(As.indptr) > 0
+    if As.nnz:
+        out[nz] = np.minimum.reduceat(As.data, As.indptr[:-1][nz])
+    return out
+
+
+class Crossover:
+    """The crossover of one LP. `start(x, y, z)` guesses a basis from a point (the problem's own
+    units and signs, as Result.x, .y, .z); `run(tol, deadline)` pivots until the basis is
+    optimal and its point passes kkt_check at tol (a CrossoverOutcome), or until the deadline
+    (None; a later run() goes on from where this one stopped), or until it fails (None, and
+    `failed` is set; start() again from a new point)."""
+
+    def __init__(self, problem, max_rows: int = 3000):
+        self.problem = problem
+        A = sp.csr_matrix(problem.A, dtype=np.float64)
+        m, n = A.shape
+        self.applicable = problem.Q is None and 0 < m <= max_rows
+        self.m, self.n = m, n
+        self.A = A
+        self.s = -1.0 if problem.sense == "max" else 1.0
+        self.basic = None
+        self.failed = False
+        self.pivots = 0
+        self.seconds = 0.0
+        self.runs = 0
+        if not self.applicable:
+            return
+        R, S = _geometric_scaling(A)
+        self.R, self.S = R, S
+        As = (sp.diags(R) @ A @ sp.diags(S)).tocsc()
+        self.As = As
+        self.M = sp.hstack([As, -sp.identity(m, format="csc")], format="csc")
+        self.MT = self.M.T.tocsr()
+        self.lo = np.concatenate([problem.col_lower / S, problem.row_lower * R])
+        self.hi = np.concatenate([problem.col_upper / S, problem.row_upper * R])
+        self.cost = np.concatenate([self.s * np.asarray(problem.c, dtype=np.float64) * S,
+                                    np.zeros(m)])
+        lo, hi = self.lo, self.hi
+        rb = np.concatenate([lo[n:][np.isfinite(lo[n:])], hi[n:][np.isfinite(hi[n:])]])
+        self.ptol0 = 1e-9 * max(1.0, float(np.max(np.abs(rb), initial=0.0)))  # primal tolerance
+        self.dtol0 = 1e-9 * max(1.0, float(np.max(np.abs(self.cost))))          # dual tolerance
+
+    @property
+    def basis_kept(self) -> bool:
+        """A basis from an earlier run() that a new run() goes on from."""
+        return self.basic is not None and not self.failed
+
+    # ------------------------------------------------------------------------------ the guess
+    def start(self, x, y, z) -> bool:
+        """Guess a basis from (x, y, z); False when no nonsingular basis comes out."""
+        if not self.applicable:
+            return False
+        m, n = self.m, self.n
+        N = n + m
+        lo, hi = self.lo, self.hi
+        xs = np.asarray(x, dtype=np.float64) / self.S
+        w = np.concatenate([xs, self.As @ xs])
+        ys = self.s * np.asarray(y, dtype=np.float64) * self.R   # minimisation sign, scaled
+        d = self.cost - self.MT @ ys                                # (S z, y), scaled
+        fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
+        ws = 1.0 + float(np.max(np.abs(w)))
+        ds = 1.0 + float(np.max(np.abs(d)))
+        dist = np.minimum(np.where(fin_lo, w - lo, np.inf), np.where(fin_hi, hi - w, np.inf))
+        dist = np.maximum(dist, 0.0) / ws
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(np.isinf(dist), 2.0, dist / (dist + np.abs(d) / ds + 1e-300))
+        score[lo == hi] = -1.0
+        score += 1e-12 * np.random.default_rng(0).random(N)   # ties: random, reproducible
+        basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n)
+        self.failed = basic is None
+        if basic is None:
+            self.basic = None
+            return False
+        isbasic = np.zeros(N, dtype=bool)
+        isbasic[basic] = True
+        # nonbasic values: the nearer finite bound; free ones keep their value
+        near_hi = fin_hi & (~fin_lo | (hi - w < w - lo))
+        wn = np.where(near_hi, hi, np.where(fin_lo, lo, w))
+        wn = np.where(fin_lo | fin_hi, wn, w)
+        self.w = np.where(isbasic, w, wn)
+        self.basic, self.isbasic = basic, isbasic
+        self.weights = np.ones(N)           # Devex reference weights
+        self.phase = 0
+        self.ptol, self.dtol = self.ptol0, self.dtol0
+        self.tightened = 0
+        self.fac = None
+        self.since = REFACTOR
+        return True
+
+    # ------------------------------------------------------------------------------ pivoting
+    def run(self, tol, deadline=math.inf, max_pivots=1_000_000):
+        if self.basic is None or self.failed:
+            return None
+        t0 = time.perf_counter()
+        self.runs += 1
+        try:
+            while True:
+                status = self._pivots(deadline, max_pivots)
+                if status != "optimal":
+                    if status != "limit":
+                        self.failed = True
+                    logger.info(f"crossover: {status} after {self.pivots} pivots")
+                    return None
+                out = self._answer(tol)
+                if out is not None or self.failed:
+                    return out
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _factor(self):
+        self.fac = _Basis(self.M[:, self.basic])
+        self.since = 0
+        nb = ~self.isbasic
+        self.w[self.basic] = self.fac.ftran(-(self.M[:, nb] @ self.w[nb]))
+
+    def _pivots(self, deadline, max_pivots):
+        """Simplex pivots until optimal ("optimal"), the deadline ("limit") or a failure."""
+        M, MT, lo, hi, cost = self.M, self.MT, self.lo, self.hi, self.cost
+        m = self.m
+        basic, isbasic, w = self.basic, self.isbasic, self.w
+        fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
+        fixed = lo == hi
+        own_range = np.where(fin_lo & fin_hi, hi - lo, np.inf)
+        count = 0
+        while count < max_pivots:
+            if self.since >= REFACTOR:
+                try:
+                    self._factor()
+                except (RuntimeError, np.linalg.LinAlgError, ValueError) as exc:
+                    logger.debug(f"crossover: factorisation failed ({exc})")
+                    return "singular"
+            if time.perf_counter() > deadline:
+                return "limit"
+            ptol, fac = self.ptol, self.fac
+            wb = w[basic]
+            lb, ub = lo[basic], hi[basic]
+            below = wb < lb - ptol
+            above = wb > ub + ptol
+            if below.any() or above.any():      # phase 1: the sum of the violations
+                self.phase = 1
+                cb = np.where(below, -1.0, np.where(above, 1.0, 0.0))
+                yv = fac.btran(cb)
+                dj = -(MT @ yv)
+                tolj = 1e-9
+            else:
+                if self.phase != 2:
+                    self.phase = 2
+                    self.weights[:] = 1.0
+                yv = fac.btran(cost[basic])
+                dj = cost - MT @ yv
+                tolj = self.dtol
+            dj[basic] = 0.0
+            # entering candidates: d < 0 and able to increase, or d > 0 and able to decrease
+            at_lo = fin_lo & (w <= lo + ptol)
+            at_hi = fin_hi & (w >= hi - ptol)
+            movable = ~isbasic & ~fixed
+            up = movable & ~at_hi & (dj < -tolj)
+            down = movable & ~at_lo & (dj > tolj)
+            cand = up | down
+            if not cand.any():
+                return "optimal" if self.phase == 2 else "infeasible"
+            q = int(np.argmax(np.where(cand, dj * dj / self.weights, -1.0)))
+            direction = 1.0 if up[q] else -1.0
+            alpha = fac.ftran(M[:, q].toarray().ravel())
+            g = direction * alpha                     # w_B(theta) = w_B - theta g
+            # Harris's two-pass ratio test; an infeasible basic variable blocks where it
+            # becomes feasible, and never in the direction away from its bounds
+            piv_tol = 1e-9 * max(1.0, float(np.max(np.abs(alpha))))
+            dec, inc = g > piv_tol, g < -piv_tol
+            if self.phase == 1:
+                blk_dec = np.where(above, ub, np.where(below, -np.inf, lb))
+                blk_inc = np.where(below, lb, np.where(above, np.inf, ub))
+            else:
+                blk_dec, blk_inc = lb, ub
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r1 = np.where(dec, (wb - blk_dec + ptol) / g,
+                              np.where(inc, (wb - blk_inc - ptol) / g, np.inf))
+                r0 = np.where(dec, (wb - blk_dec) / g, np.where(inc, (wb - blk_inc) / g, np.inf))
+            r1[np.isnan(r1)] = np.inf
+            r0[np.isnan(r0)] = np.inf
+            own = float(own_range[q])
+            tmax = min(float(r1.min(initial=np.inf)), own)
+            if not np.isfinite(tmax):
+                return "unbounded" if self.phase == 2 else "stalled"
+            elig = (r0 <= tmax) & np.isfinite(r0)
+            count += 1
+            self.pivots += 1
+            if own <= tmax and (not elig.any() or own <= float(r0[elig].min())):
+                # a bound flip: the entering variable reaches its other bound first
+                w[basic] = wb - own * g
+                w[q] = hi[q] if direction > 0 else lo[q]
+                continue
+            if not elig.any():
+                return "stalled"
+            cands = np.flatnonzero(elig)
+            r = int(cands[np.argmax(np.abs(g[cands]))])
+            theta = max(float(r0[r]), 0.0)
+            leave = int(basic[r])
+            leave_val = blk_dec[r] if dec[r] else blk_inc[r]
+            # Devex reference weights, from the pivot row
+            arow = MT @ fac.btran(np.eye(1, m, r).ravel())
+            ar_q = arow[q]
+            if abs(ar_q) > 1e-12:
+                wq = max(self.weights[q], 1.0)
+                np.maximum(self.weights, (arow / ar_q) ** 2 * wq, out=self.weights)
+                self.weights[leave] = max(wq / (ar_q * ar_q), 1.0)
+            if self.weights.max() > 1e12:
+                self.weights[:] = 1.0
+            w[basic] = wb - theta * g
+            w[q] = w[q] + direction * theta
+            w[leave] = leave_val
+            basic[r] = q
+            isbasic[q] = True
+            isbasic[leave] = False
+            fac.update(r, alpha)
+            self.since += 1
+        return "limit"
+
+    # ------------------------------------------------------------------------------ the answer
+    def _answer(self, tol):
+        """The optimal basis's point, checked: a CrossoverOutcome, or None after tightening
+        the simplex tolerances (the next _pivots goes on), or None with `failed` set."""
+        problem, A, s, n = self.problem, self.A, self.s, self.n
+        try:
+            self._factor()
+        except (RuntimeError, np.linalg.LinAlgError, ValueError):
+            self.failed = True
+            return None
+        basic, isbasic, w, M = self.basic, self.isbasic, self.w, self.M
+        rhs = -(M[:, ~isbasic] @ w[~isbasic])
+        w[basic] += self.fac.ftran(rhs - M[:, basic] @ w[basic])     # one refinement step
+        yv = self.fac.btran(self.cost[basic])
+        xo = w[:n] * self.S
+        yo = yv * self.R                      # minimisation sign, original rows
+        zo = s * (s * np.asarray(problem.c, dtype=np.float64) - A.T @ yo)
+        zo[isbasic[:n]] = 0.0
+        rep = kkt_check(problem, xo, s * yo, zo, tol)
+        logger.info(f"crossover: optimal basis after {self.pivots} pivots; primal "
+                    f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap {rep.gap:.1e}")
+        if rep.ok:
+            return CrossoverOutcome(xo, s * yo, zo, rep, self.pivots, self.seconds, True)
+        # within the simplex tolerances but not the check's: tighten them and pivot on
+        self.tightened += 1
+        if self.tightened > 2:
+            self.failed = True
+            return None
+        self.ptol *= 0.01
+        self.dtol *= 0.01
+        return None
+
+
+def crossover(problem, x, y, z, tol, deadline=math.inf):
+    """One crossover from (x, y, z): a CrossoverOutcome that passed kkt_check at tol, or None."""
+    xo = Crossover(problem)
+    if not xo.start(x, y, z):
+        return None
+    return xo.run(tol, deadline)
+
+
+def _repair(M, basic, m, n):
+    """basic with its dependent columns replaced by slacks, so that M_B is nonsingular; None when
+    that fails. A dense LU with partial pivoting marks the columns without a usable pivot; they
+    leave, and the slacks of the rows that got no pivot take their places (the rows whose
+    slacks are already basic are skipped in favour of other unpivoted rows)."""
+    basic = np.array(basic)
+    for _ in range(12):
+        B = M[:, basic].toarray()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lu, piv = sla.lu_factor(B, check_finite=False)
+        perm = np.arange(m)
+        for k in range(m):
+            p = piv[k]
+            perm[k], perm[p] = perm[p], perm[k]
+        diag = np.abs(np.diag(lu))
+        colmax = np.abs(B).max(axis=0)
+        bad = np.flatnonzero(~(diag > 1e-9 * np.maximum(colmax, 1e-300)))
+        if bad.size == 0:
+            return basic
+        inb = np.zeros(M.shape[1], dtype=bool)
+        inb[basic] = True
+        inb[basic[bad]] = False
+        rows = [int(perm[k]) for k in bad]
+        # other rows whose slacks are not basic, in case some of those are
+        spare = [i for i in range(m) if not inb[n + i] and i not in set(rows)]
+        slots = list(bad)
+        for i in rows + spare:
+            if not slots:
+                break
+            if not inb[n + i]:
+                basic[slots.pop(0)] = n + i
+                inb[n + i] = True
+    return None

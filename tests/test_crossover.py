@@ -1,0 +1,157 @@
+"""The LP crossover (gpulp/crossover.py): a bounded primal simplex from a basis guessed from an
+approximate point, checked against HiGHS."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gpulp
+from gpulp import Problem, Status
+from gpulp.crossover import Crossover, crossover
+from gpulp.verify import kkt_check
+
+highspy = pytest.importorskip("highspy")
+from bench.solvers import solve_with_highs  # noqa: E402
+
+
+def _random_lp(seed, m=30, n=50, sense="min", dup_rows=0):
+    rng = np.random.default_rng(seed)
+    A = sp.random(m, n, density=0.3, random_state=rng, format="csr")
+    if dup_rows:                        # rank-deficient: copies (and sums) of earlier rows
+        extra = [A[i] for i in range(dup_rows)] + [A[0] + A[1]]
+        A = sp.vstack([A] + extra, format="csr")
+        m = A.shape[0]
+    x0 = rng.uniform(0, 1, n)
+    act = A @ x0
+    rl = np.where(rng.random(m) < 0.3, act, act - rng.uniform(0.1, 1, m))
+    ru = np.where(rng.random(m) < 0.5, np.inf, act + rng.uniform(0.1, 1, m))
+    eq = rng.random(m) < 0.2
+    if dup_rows:
+        eq[-dup_rows - 1:] = True      # the copies are equalities, consistent at x0
+    rl[eq] = ru[eq] = act[eq]
+    lo = np.where(rng.random(n) < 0.2, -np.inf, 0.0)
+    hi = np.where(rng.random(n) < 0.5, 2.0, np.inf)
+    return Problem(rng.standard_normal(n), A, rl, ru, lo, hi, sense=sense)
+
+
+def _highs_optimum(p):
+    h = solve_with_highs(p)
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        return None
+    return h.getInfo().objective_function_value
+
+
+def _assert_exact(p, out, obj):
+    rep = kkt_check(p, out.x, out.y, out.z, 1e-9)
+    assert rep.ok, rep
+    assert max(rep.primal_residual, rep.dual_residual, rep.gap) <= 1e-10
+    assert rep.primal_objective == pytest.approx(obj, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("sense", ["min", "max"])
+def test_from_a_rough_pdhg_point_to_the_exact_optimum(seed, sense):
+    p = _random_lp(seed, sense=sense)
+    obj = _highs_optimum(p)
+    if obj is None:
+        pytest.skip("the random LP is not bounded")
+    rough = gpulp.solve(p, tol=1e-3, device="cpu", presolve=False, active_set=False,
+                        crossover=False)
+    out = crossover(p, rough.x, rough.y, rough.z, 1e-9)
+    assert out is not None
+    _assert_exact(p, out, obj)
+    # a vertex: at most m columns strictly between their bounds
+    between = (out.x > p.col_lower + 1e-9) & (out.x < p.col_upper - 1e-9)
+    assert between.sum() <= p.num_rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_phase_one_from_a_point_that_knows_nothing(seed):
+    # zeros everywhere: the basis guess is arbitrary and phase 1 must find feasibility
+    p = _random_lp(seed + 10)
+    obj = _highs_optimum(p)
+    if obj is None:
+        pytest.skip("the random LP is not bounded")
+    out = crossover(p, np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols), 1e-9)
+    assert out is not None and out.pivots > 0
+    _assert_exact(p, out, obj)
+
+
+def test_dependent_rows_are_repaired_with_slacks():
+    p = _random_lp(5, dup_rows=3)
+    obj = _highs_optimum(p)
+    assert obj is not None
+    out = crossover(p, np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols), 1e-9)
+    assert out is not None
+    _assert_exact(p, out, obj)
+
+
+def test_an_infeasible_lp_gets_no_answer():
+    # x1 + x2 <= 1 and x1 + x2 >= 2
+    A = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    p = Problem(np.array([1.0, 1.0]), A, np.array([-np.inf, 2.0]), np.array([1.0, np.inf]),
+                np.zeros(2), np.full(2, np.inf))
+    xo = Crossover(p)
+    assert xo.start(np.array([0.5, 0.5]), np.zeros(2), np.zeros(2))
+    assert xo.run(1e-9) is None and xo.failed
+
+
+def test_an_unbounded_lp_gets_no_answer():
+    # min -x1 s.t. x1 - x2 <= 1, x >= 0
+    p = Problem(np.array([-1.0, 0.0]), sp.csr_matrix(np.array([[1.0, -1.0]])),
+                np.array([-np.inf]), np.array([1.0]), np.zeros(2), np.full(2, np.inf))
+    out = crossover(p, np.zeros(2), np.zeros(1), np.zeros(2), 1e-9)
+    assert out is None
+
+
+def test_a_run_stopped_by_its_deadline_goes_on_from_its_basis():
+    p = _random_lp(2, m=60, n=90)
+    obj = _highs_optimum(p)
+    if obj is None:
+        pytest.skip("the random LP is not bounded")
+    xo = Crossover(p)
+    assert xo.start(np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols))
+    assert xo.run(1e-9, deadline=0.0) is None      # past: not one pivot
+    assert xo.basis_kept and xo.pivots == 0
+    assert xo.run(1e-9, deadline=math.inf, max_pivots=3) is None
+    assert xo.basis_kept and xo.pivots == 3
+    out = xo.run(1e-9)
+    assert out is not None and out.pivots > 3
+    _assert_exact(p, out, obj)
+
+
+def test_qps_and_large_lps_are_not_taken():
+    p = Problem(np.ones(2), sp.csr_matrix(np.ones((1, 2))), np.array([1.0]), np.array([1.0]),
+                np.zeros(2), np.ones(2), Q=sp.identity(2, format="csr"))
+    assert not Crossover(p).applicable
+    lp = _random_lp(0)
+    assert not Crossover(lp, max_rows=lp.num_rows - 1).applicable
+
+
+def test_solve_uses_it_on_lps_and_says_so():
+    p = _random_lp(7)
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.message == "crossover"
+    off = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover=False)
+    assert off.message != "crossover"
+    assert off.objective == pytest.approx(res.objective, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), m=st.integers(1, 25), n=st.integers(1, 35))
+def test_random_lps_agree_with_highs(seed, m, n):
+    p = _random_lp(seed, m=m, n=n)
+    obj = _highs_optimum(p)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    out = crossover(p, x, rng.normal(0, 1, m), rng.normal(0, 1, n), 1e-9)
+    if obj is None:        # infeasible or unbounded: never an answer
+        assert out is None
+        return
+    assert out is not None
+    _assert_exact(p, out, obj)
