@@ -94,7 +94,8 @@ def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
     factor = max(1.0, (1 + st["b_norm_after"]) / (1 + st["b_norm_before"]),
                  (1 + st["c_norm_after"]) / (1 + st["c_norm_before"]))
     import dataclasses
-    res = _solve(pre.problem, dataclasses.replace(opts, tol=opts.tol / factor), timers, t0)
+    res = _solve(pre.problem, dataclasses.replace(opts, tol=opts.tol / factor), timers, t0,
+                 reduced=True)
     if res.status != Status.OPTIMAL:
         if res.status in (Status.PRIMAL_INFEASIBLE, Status.DUAL_INFEASIBLE):
             logger.info(f"the reduced problem is {res.status}; solving the original for a "
@@ -127,7 +128,8 @@ def _with_report(res, problem, x, y, z, opts, status, rep=None):
                                verified=status == Status.OPTIMAL and rep.ok)
 
 
-def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None) -> Result:
+def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) -> Result:
+    """reduced: `problem` is a presolved one, whose answer is checked again on the original."""
     s = -1.0 if problem.sense == "max" else 1.0
     c = s * problem.c
     logger.info(f"{problem.name or 'problem'}: {problem.num_rows} rows, {problem.num_cols} "
@@ -162,7 +164,8 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None) -> Result:
     y_start = None if y0 is None else sc.theta_c * s * np.asarray(y0, dtype=np.float64) / sc.D1
     try:
         with be.activate():
-            return _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start, y_start)
+            return _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start, y_start,
+                            reduced)
     except Exception as exc:
         oom = be.out_of_memory(exc)
         if oom is not None:
@@ -170,7 +173,8 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None) -> Result:
         raise
 
 
-def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=None):
+def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=None,
+             reduced=False):
     from .pdhg import Engine
     engine = Engine(be, wp, opts, x_start=x_start, y_start=y_start)
     timers["compile"] = timers.get("compile", 0.0) + engine.compile_time
@@ -187,6 +191,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     xover = _crossover(problem, opts)
     if xover is not None:
         polisher = None             # LPs the crossover takes: it never cycles
+    # on a presolved problem the tolerance is tightened by the growth of ||b|| and ||c|| (up to
+    # 1e-12 on greenbea at 1e-8), below the rounding error of an exact vertex; the crossover's
+    # vertex is checked at 1e-11 there at most, since the check on the original decides
+    gate_tol = max(opts.tol, 1e-11) if reduced else opts.tol
     next_polish = [1e-3]
     # with a time limit, also try at half and at 85% of it; and each time the elapsed time grows
     # by half from 0.25 s, since the KKT error can sit above the next decade for long while the
@@ -241,7 +249,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                         return None
                 if not resuming and not xover.start(x, y, z):
                     return None
-                out = xover.run(opts.tol, now + budget)
+                out = xover.run(gate_tol, now + budget)
             else:
                 if not last:
                     budget = min(budget, deadline - now)
@@ -258,7 +266,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 out = polisher.attempt(x, y, z, opts.tol, now + budget)
         if out is None:
             return None
-        rep = kkt_check(problem, out.x, out.y, out.z, opts.tol)   # the solver's own gate
+        rep = kkt_check(problem, out.x, out.y, out.z,      # the solver's own gate
+                        opts.tol if xover is None else gate_tol)
         if not rep.ok:
             return None
         how = "active-set polishing" if xover is None else "the crossover"
