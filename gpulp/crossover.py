@@ -211,6 +211,7 @@ class Crossover:
         self.tightened = 0
         self.fac = None
         self.since = REFACTOR
+        self._dj = None              # phase 2 reduced costs, updated between factorisations
         return True
 
     # ------------------------------------------------------------------------------ pivoting
@@ -262,18 +263,23 @@ class Crossover:
             lb, ub = lo[basic], hi[basic]
             below = wb < lb - ptol
             above = wb > ub + ptol
+            fresh = True
             if below.any() or above.any():      # phase 1: the sum of the violations
                 self.phase = 1
+                self._dj = None
                 cb = np.where(below, -1.0, np.where(above, 1.0, 0.0))
-                yv = fac.btran(cb)
-                dj = -(MT @ yv)
+                dj = -(MT @ fac.btran(cb))
                 tolj = 1e-9
             else:
                 if self.phase != 2:
                     self.phase = 2
                     self.weights[:] = 1.0
-                yv = fac.btran(cost[basic])
-                dj = cost - MT @ yv
+                    self._dj = None
+                if self._dj is None or self.since == 0:
+                    self._dj = cost - MT @ fac.btran(cost[basic])
+                else:
+                    fresh = False           # updated from the pivot rows since the last one
+                dj = self._dj
                 tolj = self.dtol
             dj[basic] = 0.0
             # entering candidates: d < 0 and able to increase, or d > 0 and able to decrease
@@ -284,10 +290,16 @@ class Crossover:
             down = movable & ~at_lo & (dj > tolj)
             cand = up | down
             if not cand.any():
+                if not fresh:               # confirm with reduced costs computed afresh
+                    self._dj = None
+                    continue
                 return "optimal" if self.phase == 2 else "infeasible"
             q = int(np.argmax(np.where(cand, dj * dj / self.weights, -1.0)))
             direction = 1.0 if up[q] else -1.0
-            alpha = fac.ftran(M[:, q].toarray().ravel())
+            col = np.zeros(m)
+            sl = slice(M.indptr[q], M.indptr[q + 1])
+            col[M.indices[sl]] = M.data[sl]
+            alpha = fac.ftran(col)
             g = direction * alpha                     # w_B(theta) = w_B - theta g
             # Harris's two-pass ratio test; an infeasible basic variable blocks where it
             # becomes feasible, and never in the direction away from its bounds
@@ -326,6 +338,9 @@ class Crossover:
             # Devex reference weights, from the pivot row
             arow = MT @ fac.btran(np.eye(1, m, r).ravel())
             ar_q = arow[q]
+            if self._dj is not None:        # phase 2: the reduced costs from the pivot row
+                self._dj -= (self._dj[q] / alpha[r]) * arow
+                self._dj[q] = 0.0
             if abs(ar_q) > 1e-12:
                 wq = max(self.weights[q], 1.0)
                 np.maximum(self.weights, (arow / ar_q) ** 2 * wq, out=self.weights)
