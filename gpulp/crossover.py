@@ -51,6 +51,7 @@ __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
 logger = logging.getLogger("gpulp")
 
 REFACTOR = 48          # eta updates between factorisations
+_PERMC = "COLAMD"
 
 
 class CrossoverOutcome:
@@ -75,7 +76,7 @@ class _Basis:
             if not np.all(np.isfinite(self.lu[0])) or d.min(initial=1.0) <= 1e-14 * max(d.max(initial=1.0), 1.0):
                 raise np.linalg.LinAlgError("singular basis")
         else:
-            self.lu = spla.splu(MB.tocsc(), permc_spec="COLAMD",
+            self.lu = spla.splu(MB.tocsc(), permc_spec=_PERMC,
                                 options=dict(DiagPivotThresh=0.1))
 
     def _solve(self, b, trans):

@@ -203,6 +203,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     time_marks = [t0 + f * opts.time_limit for f in (0.5, 0.85)] if math.isfinite(deadline) else []
     next_time = [t0 + 0.25]
     scheduled = [False]      # the pending attempt comes from that time schedule
+    # once the crossover has a basis, it and PDHG take turns: slices of a tenth of the elapsed
+    # time, XOVER_SHARE of crossover per unit of PDHG
+    xover_next = [math.inf]
 
     def on_stats(stats):
         table(stats)
@@ -210,6 +213,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             return False
         err = max(stats.primal_residual, stats.dual_residual, stats.gap)
         now = time.perf_counter()
+        if xover is not None and xover.basis_kept:
+            return now >= xover_next[0]
         if time_marks and now >= time_marks[0]:
             time_marks.pop(0)
             return err <= 0.1
@@ -241,15 +246,21 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 if converged:
                     # the iterate already passes; an exact vertex is worth a quarter more time
                     # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
-                    budget = 0.25 * (now - t0) + 0.2
+                    budget = 0.25 * (now - t0) + 0.5
+                elif resuming and not last:
+                    budget = max(0.1, 0.1 * (now - t0))       # a slice
                 if not last:
                     budget = min(budget, deadline - now)
-                    # the pivots are kept, so the crossover may take up to half of the time
-                    if xover.seconds > timers.get("iterate", 0.0) + 0.2:
+                    # the pivots are kept, so the crossover may take up to XOVER_SHARE times
+                    # the iterating time
+                    if xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
+                        xover_next[0] = now + 0.1 * (now - t0)
                         return None
                 if not resuming and not xover.start(x, y, z):
                     return None
                 out = xover.run(gate_tol, now + budget)
+                end = time.perf_counter()
+                xover_next[0] = end + (end - now) / XOVER_SHARE
             else:
                 if not last:
                     budget = min(budget, deadline - now)
@@ -346,6 +357,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
                   "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
         return finish(status, x, y, z)
+
+
+XOVER_SHARE = 1.0
 
 
 def _active_set_polisher(problem, opts):
