@@ -193,7 +193,11 @@ class Crossover:
             score = np.where(np.isinf(dist), 2.0, dist / (dist + np.abs(d) / ds + 1e-300))
         score[lo == hi] = -1.0
         score += 1e-12 * np.random.default_rng(0).random(N)   # ties: random, reproducible
-        basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n)
+        try:
+            basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n)
+        except (ArithmeticError, ValueError, MemoryError, np.linalg.LinAlgError) as exc:
+            logger.info(f"crossover: no start basis ({type(exc).__name__}: {exc})")
+            basic = None
         self.failed = basic is None
         if basic is None:
             self.basic = None
@@ -232,6 +236,11 @@ class Crossover:
                 out = self._answer(tol)
                 if out is not None or self.failed:
                     return out
+        except (ArithmeticError, ValueError, RuntimeError, MemoryError,
+                np.linalg.LinAlgError) as exc:    # numerical trouble: a failed attempt
+            logger.info(f"crossover: stopped ({type(exc).__name__}: {exc})")
+            self.failed = True
+            return None
         finally:
             self.seconds += time.perf_counter() - t0
 

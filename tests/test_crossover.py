@@ -155,3 +155,18 @@ def test_random_lps_agree_with_highs(seed, m, n):
         return
     assert out is not None
     _assert_exact(p, out, obj)
+
+
+def test_numerical_trouble_is_a_failed_attempt_not_a_traceback(monkeypatch):
+    import gpulp.crossover as X
+    p = _random_lp(1)
+    xo = Crossover(p)
+    assert xo.start(np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols))
+
+    def broken(*_):
+        raise np.linalg.LinAlgError("broken factorisation")
+
+    monkeypatch.setattr(X._Basis, "ftran", broken)
+    assert xo.run(1e-9) is None and xo.failed
+    res = gpulp.solve(p, tol=1e-6, device="cpu", presolve=False)   # PDHG still answers
+    assert res.status == Status.OPTIMAL and res.verified and res.message != "crossover"
