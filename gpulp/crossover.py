@@ -29,7 +29,8 @@ a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value
 The answer is used only when verify.kkt_check passes it on the problem given, like any other
 candidate, so a failure costs time, never correctness.
 
-Knows: Problem, verify.kkt_check. Must not know: devices, scaling of the engine, PDHG.
+Knows: Problem, verify.kkt_check, active_set's basicness score. Must not know: devices, the
+engine's scaling, PDHG.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ import logging
 import math
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .active_set import _basic_score
 from .verify import kkt_check
 
 __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
@@ -51,13 +54,16 @@ __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
 logger = logging.getLogger("gpulp")
 
 REFACTOR = 48          # eta updates between factorisations
-_PERMC = "COLAMD"
 
 
+@dataclass
 class CrossoverOutcome:
-    def __init__(self, x, y, z, report, pivots, seconds, optimal):
-        self.x, self.y, self.z, self.report = x, y, z, report
-        self.pivots, self.seconds, self.optimal = pivots, seconds, optimal
+    x: np.ndarray
+    y: np.ndarray                  # the problem's own sign convention, as Result.y
+    z: np.ndarray
+    report: object                 # verify.KKTReport on the problem passed in
+    pivots: int
+    seconds: float
 
 
 class _Basis:
@@ -76,7 +82,7 @@ class _Basis:
             if not np.all(np.isfinite(self.lu[0])) or d.min(initial=1.0) <= 1e-14 * max(d.max(initial=1.0), 1.0):
                 raise np.linalg.LinAlgError("singular basis")
         else:
-            self.lu = spla.splu(MB.tocsc(), permc_spec=_PERMC,
+            self.lu = spla.splu(MB.tocsc(), permc_spec="COLAMD",
                                 options=dict(DiagPivotThresh=0.1))
 
     def _solve(self, b, trans):
@@ -149,7 +155,6 @@ class Crossover:
         self.failed = False
         self.pivots = 0
         self.seconds = 0.0
-        self.runs = 0
         if not self.applicable:
             return
         R, S = _geometric_scaling(A)
@@ -184,14 +189,10 @@ class Crossover:
         w = np.concatenate([xs, self.As @ xs])
         ys = self.s * np.asarray(y, dtype=np.float64) * self.R   # minimisation sign, scaled
         d = self.cost - self.MT @ ys                                # (S z, y), scaled
-        fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         ws = 1.0 + float(np.max(np.abs(w)))
         ds = 1.0 + float(np.max(np.abs(d)))
-        dist = np.minimum(np.where(fin_lo, w - lo, np.inf), np.where(fin_hi, hi - w, np.inf))
-        dist = np.maximum(dist, 0.0) / ws
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(np.isinf(dist), 2.0, dist / (dist + np.abs(d) / ds + 1e-300))
-        score[lo == hi] = -1.0
+        with np.errstate(invalid="ignore"):
+            score, near_hi = _basic_score((w - lo) / ws, (hi - w) / ws, d / ds, lo == hi)
         score += 1e-12 * np.random.default_rng(0).random(N)   # ties: random, reproducible
         try:
             basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n)
@@ -205,9 +206,7 @@ class Crossover:
         isbasic = np.zeros(N, dtype=bool)
         isbasic[basic] = True
         # nonbasic values: the nearer finite bound; free ones keep their value
-        near_hi = fin_hi & (~fin_lo | (hi - w < w - lo))
-        wn = np.where(near_hi, hi, np.where(fin_lo, lo, w))
-        wn = np.where(fin_lo | fin_hi, wn, w)
+        wn = np.where(near_hi, hi, np.where(np.isfinite(lo), lo, w))
         self.w = np.where(isbasic, w, wn)
         self.basic, self.isbasic = basic, isbasic
         self.weights = np.ones(N)           # Devex reference weights
@@ -221,10 +220,9 @@ class Crossover:
 
     # ------------------------------------------------------------------------------ pivoting
     def run(self, tol, deadline=math.inf, max_pivots=1_000_000):
-        if self.basic is None or self.failed:
+        if not self.basis_kept:
             return None
         t0 = time.perf_counter()
-        self.runs += 1
         try:
             while True:
                 status = self._pivots(deadline, max_pivots)
@@ -389,7 +387,7 @@ class Crossover:
         logger.info(f"crossover: optimal basis after {self.pivots} pivots; primal "
                     f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap {rep.gap:.1e}")
         if rep.ok:
-            return CrossoverOutcome(xo, s * yo, zo, rep, self.pivots, self.seconds, True)
+            return CrossoverOutcome(xo, s * yo, zo, rep, self.pivots, self.seconds)
         # within the simplex tolerances but not the check's: tighten them and pivot on
         self.tightened += 1
         if self.tightened > 2:

@@ -68,6 +68,9 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
         return result
 
 
+XOVER_SHARE = 1.0   # seconds of crossover per second of PDHG once the crossover has a basis
+
+
 def _clip_sign(v, lo, hi):
     v = np.where(np.isfinite(lo), v, np.minimum(v, 0.0))
     return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
@@ -187,10 +190,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     table = IterationTable()
     tol_loop = opts.tol
     inf_tol = opts.infeasibility_tol
-    polisher = _active_set_polisher(problem, opts)
     xover = _crossover(problem, opts)
-    if xover is not None:
-        polisher = None             # LPs the crossover takes: it never cycles
+    # LPs the crossover takes have no active-set polishing: the simplex never cycles
+    polisher = _active_set_polisher(problem, opts) if xover is None else None
     # on a presolved problem the tolerance is tightened by the growth of ||b|| and ||c|| (up to
     # 1e-12 on greenbea at 1e-8), below the rounding error of an exact vertex; the crossover's
     # vertex is checked at 1e-11 there at most, since the check on the original decides
@@ -240,22 +242,22 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         with timers.phase("active_set"):
             # a wrong guess costs at most a fifth of the time used so far (a twentieth after a
             # limit)
-            budget = (0.05 if last else 0.2) * (time.perf_counter() - t0) + 0.2
             now = time.perf_counter()
+            budget = (0.05 if last else 0.2) * (now - t0) + 0.2
+            if xover is not None and converged:
+                # the iterate already passes; an exact vertex is worth a quarter more time
+                # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
+                budget = 0.25 * (now - t0) + 0.5
+            elif resuming and not last:
+                budget = max(0.1, 0.1 * (now - t0))       # a crossover slice
+            if not last:
+                budget = min(budget, deadline - now)
             if xover is not None:
-                if converged:
-                    # the iterate already passes; an exact vertex is worth a quarter more time
-                    # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
-                    budget = 0.25 * (now - t0) + 0.5
-                elif resuming and not last:
-                    budget = max(0.1, 0.1 * (now - t0))       # a slice
-                if not last:
-                    budget = min(budget, deadline - now)
-                    # the pivots are kept, so the crossover may take up to XOVER_SHARE times
-                    # the iterating time
-                    if xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
-                        xover_next[0] = now + 0.1 * (now - t0)
-                        return None
+                # the pivots are kept, so the crossover may take up to XOVER_SHARE times the
+                # iterating time
+                if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
+                    xover_next[0] = now + 0.1 * (now - t0)
+                    return None
                 if not resuming and not xover.start(x, y, z):
                     return None
                 out = xover.run(gate_tol, now + budget)
@@ -263,10 +265,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 xover_next[0] = end + (end - now) / XOVER_SHARE
             else:
                 if not last:
-                    budget = min(budget, deadline - now)
-                    # and polishing in all takes at most a third of the time (half the
-                    # iterating), at most 3% of the iterating for an attempt on the time schedule
-                    # (a tenth lost bnl1 at 60 s on Netlib)
+                    # polishing in all takes at most a third of the time (half the iterating),
+                    # at most 3% of the iterating for an attempt on the time schedule (a tenth
+                    # lost bnl1 at 60 s on Netlib)
                     share = 0.03 if scheduled[0] else 0.5
                     if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
                         return None
@@ -357,9 +358,6 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
                   "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
         return finish(status, x, y, z)
-
-
-XOVER_SHARE = 1.0
 
 
 def _active_set_polisher(problem, opts):
