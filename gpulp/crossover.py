@@ -1,5 +1,5 @@
-"""Crossover for LPs: from an approximate PDHG point to an optimal basic solution, by a bounded
-primal simplex method started from a basis guessed from that point.
+"""Crossover: from an approximate PDHG point to an exact optimum, by a bounded primal simplex
+method for LPs and a reduced-gradient method for QPs, started from a basis guessed from that point.
 
 PDHG gets near the optimum of the hard Netlib LPs (pilot, pilot.ja, greenbea, bnl1) long before
 it reaches the tolerance, and the active-set polisher's guess-and-correct rounds can cycle there
@@ -16,8 +16,9 @@ a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value
 1. Scaling: a few geometric-mean passes over the rows and columns of A (unscaled at the end).
 2. The guess: the m variables that look most basic, slack / (slack + |multiplier|) as in the
    active-set polisher, with the others at their nearer bound. A dense LU with partial pivoting
-   finds the dependent columns, and the slacks of the rows left without a pivot replace them
-   (the "basis repair" of simplex codes).
+   of the structural columns on the rows that the basic slacks leave uncovered finds the
+   dependent columns, and the slacks of the rows left without a pivot replace them (the "basis
+   repair" of simplex codes).
 3. Phase 1 minimises the sum of the bound violations of the basic variables, phase 2 the
    objective. Pricing is Devex (Forrest and Goldfarb 1992), the ratio test is Harris's two
    passes with bound flips, and an infeasible basic variable that moves towards its bound
@@ -25,6 +26,15 @@ a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value
 4. The basis is factorised (SuperLU, or LAPACK for small or nearly dense bases) every few dozen
    pivots, with product-form (eta) updates between, and x_B recomputed from the nonbasic values
    at each factorisation, so that errors do not accumulate.
+
+QPs (min c'x + 1/2 x'Qx) keep the basis and phase 1, and replace phase 2 by the reduced-gradient
+method of MINOS (Murtagh and Saunders 1978): the nonbasic variables that look off their bounds
+are superbasic and move freely, the basic ones follow them, and the others stay at their
+bounds. The direction is the Newton step of the reduced Hessian by conjugate gradients, or, on
+zero curvature (Q is often singular on the face: the q-Netlib QPs), the CG direction at which
+that was met, followed to the nearest bound. Blocking bounds shrink the superbasic set or swap a
+superbasic variable into the basis; a vanishing reduced gradient lets the most wrong nonbasic
+variable join it.
 
 The answer is used only when verify.kkt_check passes it on the problem given, like any other
 candidate, so a failure costs time, never correctness.
@@ -143,11 +153,12 @@ class Crossover:
     (None; a later run() goes on from where this one stopped), or until it fails (None, and
     `failed` is set; start() again from a new point)."""
 
-    def __init__(self, problem, max_rows: int = 3000):
+    def __init__(self, problem, max_rows: int = 5000):
         self.problem = problem
         A = sp.csr_matrix(problem.A, dtype=np.float64)
         m, n = A.shape
-        self.applicable = problem.Q is None and 0 < m <= max_rows
+        self.applicable = 0 < m <= max_rows
+        self.qp = problem.Q is not None
         self.m, self.n = m, n
         self.A = A
         self.s = -1.0 if problem.sense == "max" else 1.0
@@ -171,6 +182,22 @@ class Crossover:
         rb = np.concatenate([lo[n:][np.isfinite(lo[n:])], hi[n:][np.isfinite(hi[n:])]])
         self.ptol0 = 1e-9 * max(1.0, float(np.max(np.abs(rb), initial=0.0)))  # primal tolerance
         self.dtol0 = 1e-9 * max(1.0, float(np.max(np.abs(self.cost))))          # dual tolerance
+        if self.qp:
+            self.Q = problem.Q
+            self.hnorm = self._hessian_norm()
+
+    def _hmul(self, v):
+        """The scaled Hessian (minimisation form) times v, on the columns."""
+        return self.s * self.S * (self.Q @ (self.S * v))
+
+    def _hessian_norm(self):
+        v = np.random.default_rng(1).normal(size=self.n)
+        nrm = 0.0
+        for _ in range(12):
+            u = self._hmul(v / max(float(np.linalg.norm(v)), 1e-300))
+            nrm = float(np.linalg.norm(u))
+            v = u
+        return max(nrm, 1e-12)
 
     @property
     def basis_kept(self) -> bool:
@@ -207,8 +234,14 @@ class Crossover:
         isbasic[basic] = True
         # nonbasic values: the nearer finite bound; free ones keep their value
         wn = np.where(near_hi, hi, np.where(np.isfinite(lo), lo, w))
+        # QPs: the nonbasic variables that look off their bounds are superbasic, at their values
+        self.issuper = np.zeros(N, dtype=bool)
+        if self.qp:
+            self.issuper = ~isbasic & (lo < hi) & (score > 0.5)
+            wn = np.where(self.issuper, np.clip(w, lo, hi), wn)
         self.w = np.where(isbasic, w, wn)
         self.basic, self.isbasic = basic, isbasic
+        self.rg_steps = 0
         self.weights = np.ones(N)           # Devex reference weights
         self.phase = 0
         self.ptol, self.dtol = self.ptol0, self.dtol0
@@ -255,7 +288,6 @@ class Crossover:
         basic, isbasic, w = self.basic, self.isbasic, self.w
         fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         fixed = lo == hi
-        own_range = np.where(fin_lo & fin_hi, hi - lo, np.inf)
         count = 0
         while count < max_pivots:
             if self.since >= REFACTOR:
@@ -272,6 +304,14 @@ class Crossover:
             below = wb < lb - ptol
             above = wb > ub + ptol
             fresh = True
+            if self.qp and not (below.any() or above.any()):
+                self.phase = 2              # QPs: reduced-gradient steps
+                count += 1
+                self.pivots += 1
+                status = self._rg_step()
+                if status is not None:
+                    return status
+                continue
             if below.any() or above.any():      # phase 1: the sum of the violations
                 self.phase = 1
                 self._dj = None
@@ -324,7 +364,7 @@ class Crossover:
                 r0 = np.where(dec, (wb - blk_dec) / g, np.where(inc, (wb - blk_inc) / g, np.inf))
             r1[np.isnan(r1)] = np.inf
             r0[np.isnan(r0)] = np.inf
-            own = float(own_range[q])
+            own = float(hi[q] - w[q] if direction > 0 else w[q] - lo[q])   # its own bound
             tmax = min(float(r1.min(initial=np.inf)), own)
             if not np.isfinite(tmax):
                 return "unbounded" if self.phase == 2 else "stalled"
@@ -335,6 +375,7 @@ class Crossover:
                 # a bound flip: the entering variable reaches its other bound first
                 w[basic] = wb - own * g
                 w[q] = hi[q] if direction > 0 else lo[q]
+                self.issuper[q] = False
                 continue
             if not elig.any():
                 return "stalled"
@@ -360,10 +401,141 @@ class Crossover:
             w[leave] = leave_val
             basic[r] = q
             isbasic[q] = True
+            self.issuper[q] = False
             isbasic[leave] = False
             fac.update(r, alpha)
             self.since += 1
         return "limit"
+
+    def _rg_step(self):
+        """One reduced-gradient step of a primal-feasible QP basis (Murtagh and Saunders's
+        superbasic variables): None to go on, or "optimal", "unbounded", "stalled".
+
+        The superbasic variables S move freely, the basic ones follow (M w = 0), and the
+        nonbasic ones stay at their bounds. The direction on S is the Newton step of the reduced
+        Hessian Z'HZ (Z = [-M_B^-1 M_S; I]), by conjugate gradients, which is truncated where it
+        meets zero curvature; the step is the exact minimiser along it unless a bound blocks
+        first. A blocking superbasic variable becomes nonbasic; a blocking basic one leaves the
+        basis for the superbasic variable with the largest entry in its row of M_B^-1 M_S. When
+        the reduced gradient on S vanishes, the nonbasic variable whose reduced cost is most
+        wrong joins S; when none is, the point is optimal."""
+        n, m = self.n, self.m
+        M, MT, fac = self.M, self.MT, self.fac
+        basic, w, lo, hi = self.basic, self.w, self.lo, self.hi
+        ptol, dtol = self.ptol, self.dtol
+        self.rg_steps += 1
+        if self.rg_steps % REFACTOR == 0:
+            self.since = REFACTOR           # refresh x_B from the nonbasic values now and then
+        g = self.cost.copy()
+        g[:n] += self._hmul(w[:n])
+        # the dual tolerance follows the size of the gradient (Qx included)
+        dtol = max(dtol, dtol / self.dtol0 * 1e-12 * float(np.max(np.abs(g), initial=0.0)))
+        d = g - MT @ fac.btran(g[basic])
+        d[basic] = 0.0
+        sup = np.flatnonzero(self.issuper)
+        dS = d[sup]
+        if dS.size == 0 or float(np.max(np.abs(dS))) <= dtol:
+            movable = ~self.isbasic & ~self.issuper & (lo < hi)
+            at_lo = np.isfinite(lo) & (w <= lo + ptol)
+            at_hi = np.isfinite(hi) & (w >= hi - ptol)
+            cand = movable & ((~at_hi & (d < -dtol)) | (~at_lo & (d > dtol)))
+            if not cand.any():
+                return "optimal"
+            q = int(np.argmax(np.where(cand, np.abs(d), -1.0)))
+            self.issuper[q] = True
+            sup = np.flatnonzero(self.issuper)
+            dS = d[sup]
+        MS = M[:, sup]
+
+        def follow(v):                      # the basic part of Z v
+            return -fac.ftran(MS @ v)
+
+        def reduced_hessian(v):
+            t = np.zeros(n + m)
+            t[sup] = v
+            t[basic] = follow(v)
+            u = np.zeros(n + m)
+            u[:n] = self._hmul(t[:n])
+            return u[sup] - MS.T @ fac.btran(u[basic])
+
+        # conjugate gradients on Z'HZ p = -dS, stopped at zero curvature
+        p = np.zeros(sup.size)
+        r = -dS
+        dv = r.copy()
+        rr = float(r @ r)
+        bnorm = math.sqrt(rr)
+        for it in range(min(2 * sup.size + 10, 500)):
+            hd = reduced_hessian(dv)
+            kap = float(dv @ hd)
+            if kap <= 1e-13 * self.hnorm * float(dv @ dv):
+                # no curvature along dv, and the slope along it from the current point is
+                # -r'r < 0: go that way until a bound blocks, unless what is left of the
+                # reduced gradient is negligible
+                if it == 0 or rr > 1e-12 * bnorm * bnorm:
+                    p = dv
+                break
+            a = rr / kap
+            p += a * dv
+            r -= a * hd
+            rr_new = float(r @ r)
+            if math.sqrt(rr_new) <= 1e-10 * bnorm:
+                break
+            dv = r + (rr_new / rr) * dv
+            rr = rr_new
+        slope = float(dS @ p)
+        if not slope < 0.0:
+            p = -dS
+            slope = -float(dS @ dS)
+        tb = follow(p)
+        t = np.zeros(n + m)
+        t[sup] = p
+        t[basic] = tb
+        kap = float(t[:n] @ self._hmul(t[:n]))
+        a_star = -slope / kap if kap > 1e-13 * self.hnorm * float(t @ t) else math.inf
+        # ratio test (Harris's two passes) over the basic and superbasic variables
+        idx = np.concatenate([basic, sup])
+        tv = np.concatenate([tb, p])
+        wv, li, ui = w[idx], lo[idx], hi[idx]
+        piv = 1e-11 * float(np.max(np.abs(tv)))
+        dec, inc = tv < -piv, tv > piv
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r1 = np.where(dec, (wv - li + ptol) / -tv, np.where(inc, (ui - wv + ptol) / tv, np.inf))
+            r0 = np.where(dec, (wv - li) / -tv, np.where(inc, (ui - wv) / tv, np.inf))
+        r1[np.isnan(r1)] = np.inf
+        r0[np.isnan(r0)] = np.inf
+        if math.isfinite(a_star) and a_star <= float(r0.min(initial=np.inf)):
+            w[sup] += a_star * p
+            w[basic] += a_star * tb
+            return None
+        tmax = min(float(r1.min(initial=np.inf)), a_star)
+        if not np.isfinite(tmax):
+            # a ray without curvature or bounds: unbounded, if the descent along it is real
+            return "unbounded" if -slope > dtol * float(np.linalg.norm(t)) else "stalled"
+        elig = np.flatnonzero(r0 <= tmax)
+        k = int(elig[np.argmax(np.abs(tv[elig]))])
+        alpha = max(float(r0[k]), 0.0)
+        w[sup] += alpha * p
+        w[basic] += alpha * tb
+        j_out = int(idx[k])
+        w[j_out] = li[k] if dec[k] else ui[k]
+        if k >= m:                          # a superbasic variable reaches a bound
+            self.issuper[j_out] = False
+            return None
+        row = MS.T @ fac.btran(np.eye(1, m, k).ravel())   # row k of M_B^-1 M_S
+        jpos = int(np.argmax(np.abs(row)))
+        if not abs(row[jpos]) > 1e-9 * max(1.0, float(np.max(np.abs(row)))):
+            return "stalled"
+        q = int(sup[jpos])
+        col = np.zeros(m)
+        sl = slice(M.indptr[q], M.indptr[q + 1])
+        col[M.indices[sl]] = M.data[sl]
+        basic[k] = q
+        self.isbasic[q] = True
+        self.issuper[q] = False
+        self.isbasic[j_out] = False
+        fac.update(k, fac.ftran(col))
+        self.since += 1
+        return None
 
     # ------------------------------------------------------------------------------ the answer
     def _answer(self, tol):
@@ -378,11 +550,17 @@ class Crossover:
         basic, isbasic, w, M = self.basic, self.isbasic, self.w, self.M
         rhs = -(M[:, ~isbasic] @ w[~isbasic])
         w[basic] += self.fac.ftran(rhs - M[:, basic] @ w[basic])     # one refinement step
-        yv = self.fac.btran(self.cost[basic])
+        g = self.cost.copy()
+        if self.qp:
+            g[:n] += self._hmul(w[:n])
+        yv = self.fac.btran(g[basic])
         xo = w[:n] * self.S
         yo = yv * self.R                      # minimisation sign, original rows
-        zo = s * (s * np.asarray(problem.c, dtype=np.float64) - A.T @ yo)
-        zo[isbasic[:n]] = 0.0
+        grad = s * np.asarray(problem.c, dtype=np.float64)
+        if self.qp:
+            grad = grad + s * (problem.Q @ xo)
+        zo = s * (grad - A.T @ yo)
+        zo[isbasic[:n] | self.issuper[:n]] = 0.0
         rep = kkt_check(problem, xo, s * yo, zo, tol)
         logger.info(f"crossover: optimal basis after {self.pivots} pivots; primal "
                     f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap {rep.gap:.1e}")
@@ -408,35 +586,34 @@ def crossover(problem, x, y, z, tol, deadline=math.inf):
 
 def _repair(M, basic, m, n):
     """basic with its dependent columns replaced by slacks, so that M_B is nonsingular; None when
-    that fails. A dense LU with partial pivoting marks the columns without a usable pivot; they
-    leave, and the slacks of the rows that got no pivot take their places (the rows whose
-    slacks are already basic are skipped in favour of other unpivoted rows)."""
+    that fails. The slacks in the basis cover their rows, so only the structural columns on the
+    other rows (a square matrix, no larger than the number of columns) need a dense LU with
+    partial pivoting; it marks the columns without a usable pivot, which leave, and the slacks
+    of the rows that got no pivot take their places."""
     basic = np.array(basic)
+    Mc = M.tocsc()
     for _ in range(12):
-        B = M[:, basic].toarray()
+        struct = np.flatnonzero(basic < n)
+        covered = np.zeros(m, dtype=bool)
+        covered[basic[basic >= n] - n] = True
+        rows = np.flatnonzero(~covered)
+        if rows.size != struct.size:            # a slack twice: not a basis
+            return None
+        if struct.size == 0:
+            return basic
+        C = Mc[:, basic[struct]].tocsr()[rows, :].toarray()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lu, piv = sla.lu_factor(B, check_finite=False)
-        perm = np.arange(m)
-        for k in range(m):
-            p = piv[k]
-            perm[k], perm[p] = perm[p], perm[k]
+            lu, piv = sla.lu_factor(C, check_finite=False)
+        k = rows.size
+        perm = np.arange(k)
+        for i in range(k):
+            p = piv[i]
+            perm[i], perm[p] = perm[p], perm[i]
         diag = np.abs(np.diag(lu))
-        colmax = np.abs(B).max(axis=0)
+        colmax = np.abs(C).max(axis=0)
         bad = np.flatnonzero(~(diag > 1e-9 * np.maximum(colmax, 1e-300)))
         if bad.size == 0:
             return basic
-        inb = np.zeros(M.shape[1], dtype=bool)
-        inb[basic] = True
-        inb[basic[bad]] = False
-        rows = [int(perm[k]) for k in bad]
-        # other rows whose slacks are not basic, in case some of those are
-        spare = [i for i in range(m) if not inb[n + i] and i not in set(rows)]
-        slots = list(bad)
-        for i in rows + spare:
-            if not slots:
-                break
-            if not inb[n + i]:
-                basic[slots.pop(0)] = n + i
-                inb[n + i] = True
+        basic[struct[bad]] = n + rows[perm[bad]]
     return None

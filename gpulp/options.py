@@ -132,15 +132,16 @@ class Options:
     """Largest rows + columns for active-set polishing. Range >= 0 (0 switches it off)."""
 
     crossover: bool = True
-    """LP crossover (gpulp/crossover.py): on an LP of at most `crossover_max_rows` rows, the
-    moments at which active-set polishing would run instead start (or go on with) a bounded
-    primal simplex from a basis guessed from the iterate. Its pivots are kept between moments,
-    so the time given to it is never lost; its answer, an optimal basic solution, replaces the
-    iterate only when it passes the independent check at `tol`."""
+    """Crossover (gpulp/crossover.py), on problems of at most `crossover_max_rows` rows. For an
+    LP, the moments at which active-set polishing would run instead start (or go on with) a
+    bounded primal simplex from a basis guessed from the iterate. For a QP, it runs after
+    active-set polishing fails: a reduced-gradient method (basic, superbasic and nonbasic
+    variables). Its pivots are kept between moments, so the time given to it is never lost; its
+    answer replaces the iterate only when it passes the independent check at `tol`."""
 
-    crossover_max_rows: int = 3000
-    """Largest number of rows for the crossover (its basis repair uses a dense LU). Range >= 0
-    (0 switches it off)."""
+    crossover_max_rows: int = 5000
+    """Largest number of rows for the crossover (its basis repair uses a dense LU of the
+    structural part of the guessed basis). Range >= 0 (0 switches it off)."""
 
     seed: int = 0
     """Seed of the power iteration's start vector."""

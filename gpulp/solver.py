@@ -192,7 +192,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     inf_tol = opts.infeasibility_tol
     xover = _crossover(problem, opts)
     # LPs the crossover takes have no active-set polishing: the simplex never cycles
-    polisher = _active_set_polisher(problem, opts) if xover is None else None
+    polisher = (_active_set_polisher(problem, opts)
+                if xover is None or problem.Q is not None else None)
     # on a presolved problem the tolerance is tightened by the growth of ||b|| and ||c|| (up to
     # 1e-12 on greenbea at 1e-8), below the rounding error of an exact vertex; the crossover's
     # vertex is checked at 1e-11 there at most, since the check on the original decides
@@ -230,7 +231,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
 
     def try_active_set(ev_stats, last=False, converged=False):
         """A verified finish() from active-set polishing, or from the crossover, of the current
-        iterate, or None."""
+        iterate, or None. LPs the crossover takes use it alone; QPs try the polisher first and
+        the crossover after it (the crossover keeps its basis between attempts)."""
         if polisher is None and xover is None:
             return None
         err = max(ev_stats.primal_residual, ev_stats.dual_residual, ev_stats.gap)
@@ -239,54 +241,68 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         if last and err > 0.1 and not resuming:
             return None
         x, y, z = unscale_primal_dual()
+        out, how = None, None
         with timers.phase("active_set"):
             # a wrong guess costs at most a fifth of the time used so far (a twentieth after a
             # limit)
             now = time.perf_counter()
             budget = (0.05 if last else 0.2) * (now - t0) + 0.2
-            if xover is not None and converged:
-                # the iterate already passes; an exact vertex is worth a quarter more time
-                # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
-                budget = 0.25 * (now - t0) + 0.5
-            elif resuming and not last:
-                budget = max(0.1, 0.1 * (now - t0))       # a crossover slice
             if not last:
                 budget = min(budget, deadline - now)
-            if xover is not None:
-                # the pivots are kept, so the crossover may take up to XOVER_SHARE times the
-                # iterating time
-                if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
-                    xover_next[0] = now + 0.1 * (now - t0)
-                    return None
-                if not resuming and not xover.start(x, y, z):
-                    return None
-                out = xover.run(gate_tol, now + budget)
-                end = time.perf_counter()
-                xover_next[0] = end + (end - now) / XOVER_SHARE
-            else:
-                if not last:
-                    # polishing in all takes at most a third of the time (half the iterating),
-                    # at most 3% of the iterating for an attempt on the time schedule (a tenth
-                    # lost bnl1 at 60 s on Netlib)
-                    share = 0.03 if scheduled[0] else 0.5
-                    if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
-                        return None
-                if polisher.attempts and polisher.slowest_round > budget:
-                    logger.info("active-set polish skipped: one of its solves took longer than "
-                                "the time it may use now")
-                    return None
-                out = polisher.attempt(x, y, z, opts.tol, now + budget)
+            if polisher is not None and not resuming:
+                out = polish_attempt(x, y, z, budget, last)
+                how = "active-set polishing"
+            # a QP whose iterate already passes does not wait for the crossover
+            if out is None and xover is not None and not (converged and problem.Q is not None
+                                                           and not resuming):
+                now = time.perf_counter()
+                out = xover_attempt(x, y, z, budget, last, converged, resuming, now)
+                how = "the crossover"
         if out is None:
             return None
         rep = kkt_check(problem, out.x, out.y, out.z,      # the solver's own gate
-                        opts.tol if xover is None else gate_tol)
+                        opts.tol if how != "the crossover" else gate_tol)
         if not rep.ok:
             return None
-        how = "active-set polishing" if xover is None else "the crossover"
         logger.info(f"{how} verified the answer: primal {rep.primal_residual:.2e}"
                     f", dual {rep.dual_residual:.2e}, gap {rep.gap:.2e}")
         return finish(Status.OPTIMAL, out.x, out.y, out.z, rep,
-                      message="active-set polished" if xover is None else "crossover")
+                      message="crossover" if how == "the crossover" else "active-set polished")
+
+    def polish_attempt(x, y, z, budget, last):
+        if not last:
+            # polishing in all takes at most a third of the time (half the iterating), at most
+            # 3% of the iterating for an attempt on the time schedule (a tenth lost bnl1 at 60 s
+            # on Netlib)
+            share = 0.03 if scheduled[0] else 0.5
+            if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
+                return None
+        if polisher.attempts and polisher.slowest_round > budget:
+            logger.info("active-set polish skipped: one of its solves took longer than the time "
+                        "it may use now")
+            return None
+        return polisher.attempt(x, y, z, opts.tol, time.perf_counter() + budget)
+
+    def xover_attempt(x, y, z, budget, last, converged, resuming, now):
+        if converged:
+            # the iterate already passes; an exact vertex is worth a quarter more time
+            # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
+            budget = 0.25 * (now - t0) + 0.5
+        elif resuming and not last:
+            budget = max(0.1, 0.1 * (now - t0))       # a crossover slice
+        if not last:
+            budget = min(budget, deadline - now)
+        # the pivots are kept, so the crossover may take up to XOVER_SHARE times the iterating
+        # time
+        if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
+            xover_next[0] = now + 0.1 * (now - t0)
+            return None
+        if not resuming and not xover.start(x, y, z):
+            return None
+        out = xover.run(gate_tol, now + budget)
+        end = time.perf_counter()
+        xover_next[0] = end + (end - now) / XOVER_SHARE
+        return out
 
     def unscale_primal_dual():
         xs, ys = engine.solution()
@@ -369,7 +385,7 @@ def _active_set_polisher(problem, opts):
 
 
 def _crossover(problem, opts):
-    if not opts.crossover or problem.Q is not None or problem.num_rows > opts.crossover_max_rows:
+    if not opts.crossover or problem.num_rows > opts.crossover_max_rows:
         return None
     from .crossover import Crossover
     xo = Crossover(problem, max_rows=opts.crossover_max_rows)

@@ -1,5 +1,6 @@
-"""The LP crossover (gpulp/crossover.py): a bounded primal simplex from a basis guessed from an
-approximate point, checked against HiGHS."""
+"""The crossover (gpulp/crossover.py): for LPs a bounded primal simplex, for QPs a reduced-gradient
+method with superbasic variables, both from a basis guessed from an approximate point, checked
+against HiGHS."""
 
 import math
 
@@ -124,12 +125,10 @@ def test_a_run_stopped_by_its_deadline_goes_on_from_its_basis():
     _assert_exact(p, out, obj)
 
 
-def test_qps_and_large_lps_are_not_taken():
-    p = Problem(np.ones(2), sp.csr_matrix(np.ones((1, 2))), np.array([1.0]), np.array([1.0]),
-                np.zeros(2), np.ones(2), Q=sp.identity(2, format="csr"))
-    assert not Crossover(p).applicable
+def test_large_lps_are_not_taken():
     lp = _random_lp(0)
     assert not Crossover(lp, max_rows=lp.num_rows - 1).applicable
+    assert Crossover(lp, max_rows=lp.num_rows).applicable
 
 
 def test_solve_uses_it_on_lps_and_says_so():
@@ -170,3 +169,100 @@ def test_numerical_trouble_is_a_failed_attempt_not_a_traceback(monkeypatch):
     assert xo.run(1e-9) is None and xo.failed
     res = gpulp.solve(p, tol=1e-6, device="cpu", presolve=False)   # PDHG still answers
     assert res.status == Status.OPTIMAL and res.verified and res.message != "crossover"
+
+
+# ---------------------------------------------------------------------------------------- QPs
+def _random_qp(seed, m=30, n=50, sense="min", rank=None, support=None):
+    """A random LP made a convex QP: Q = +-F F' on `support` columns (all by default) with F of
+    `rank` columns, so that Q may be singular (zero-curvature directions on the faces)."""
+    p = _random_lp(seed, m=m, n=n, sense=sense)
+    rng = np.random.default_rng(seed + 1)
+    cols = np.arange(n) if support is None else rng.choice(n, min(support, n), replace=False)
+    k = rank if rank is not None else cols.size
+    F = np.zeros((n, k))
+    F[cols] = rng.standard_normal((cols.size, k))
+    Q = F @ F.T * (-1.0 if sense == "max" else 1.0)
+    return Problem(p.c, p.A, p.row_lower, p.row_upper, p.col_lower, p.col_upper,
+                   Q=sp.csr_matrix(Q), sense=sense)
+
+
+def _highs_qp(p):
+    """HiGHS's (objective, x, y, z), when it says optimal and its point passes our check (its QP
+    solver sometimes says optimal for an unbounded QP, or stops with a dual error of 1e-3, and
+    its duals are good to about 1e-7 only); its
+    model status otherwise."""
+    h = solve_with_highs(p)
+    status = h.modelStatusToString(h.getModelStatus())
+    if status != "Optimal":
+        return status
+    sol = h.getSolution()
+    ref = (h.getInfo().objective_function_value, np.array(sol.col_value),
+           np.array(sol.row_dual), np.array(sol.col_dual))
+    return ref if kkt_check(p, *ref[1:], 1e-5).ok else "unchecked"
+
+
+def _assert_qp_optimum(p, out, ref, unique=False):
+    obj, x, y, z = ref
+    rep = kkt_check(p, out.x, out.y, out.z, 1e-9)
+    assert rep.ok, rep
+    assert rep.primal_objective == pytest.approx(obj, rel=1e-8, abs=1e-8)
+    if unique:                          # strictly convex: one x, and nondegenerate multipliers
+        np.testing.assert_allclose(out.x, x, atol=1e-6)
+        np.testing.assert_allclose(out.y, y, atol=1e-5 * (1 + np.abs(y).max()))
+        np.testing.assert_allclose(out.z, z, atol=1e-5 * (1 + np.abs(z).max()))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("sense", ["min", "max"])
+def test_qp_from_a_rough_pdhg_point_to_the_exact_optimum(seed, sense):
+    p = _random_qp(seed, sense=sense)          # Q of full rank: a unique optimum
+    ref = _highs_qp(p)
+    assert isinstance(ref, tuple)
+    rough = gpulp.solve(p, tol=1e-9, iteration_limit=300, device="cpu", presolve=False,
+                        active_set=False, crossover=False)
+    xo = Crossover(p)
+    assert xo.start(rough.x, rough.y, rough.z)
+    out = xo.run(1e-9)
+    assert out is not None
+    assert xo.rg_steps > 0
+    _assert_qp_optimum(p, out, ref, unique=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_qp_with_a_singular_q_from_zero(seed):
+    # Q on 6 of 50 columns with rank 2: most superbasic directions have no curvature, and the
+    # steps run to a bound (the LP-like q-Netlib shape)
+    p = _random_qp(seed, rank=2, support=6)
+    ref = _highs_qp(p)
+    assert isinstance(ref, tuple)
+    out = crossover(p, np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols), 1e-9)
+    assert out is not None
+    _assert_qp_optimum(p, out, ref)
+
+
+def test_solve_uses_it_on_qps_after_the_polisher():
+    p = _random_qp(4, rank=3, support=10)
+    ref = _highs_qp(p)
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, active_set=False)
+    assert res.status == Status.OPTIMAL and res.verified
+    assert res.message == "crossover"
+    assert res.objective == pytest.approx(ref[0], rel=1e-7, abs=1e-7)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), m=st.integers(1, 20), n=st.integers(1, 30),
+       rank=st.integers(0, 6), sense=st.sampled_from(["min", "max"]))
+def test_random_qps_agree_with_highs(seed, m, n, rank, sense):
+    p = _random_qp(seed, m=m, n=n, rank=rank, sense=sense)
+    if p.Q is None:
+        return
+    ref = _highs_qp(p)
+    rng = np.random.default_rng(seed)
+    out = crossover(p, rng.normal(0, 1, n), rng.normal(0, 1, m), rng.normal(0, 1, n), 1e-9)
+    if ref == "Infeasible":             # never an answer
+        assert out is None
+    elif isinstance(ref, tuple):
+        assert out is not None
+        _assert_qp_optimum(p, out, ref)
+    elif out is not None:               # HiGHS unsure: ours must pass the check on its own
+        assert kkt_check(p, out.x, out.y, out.z, 1e-9).ok
