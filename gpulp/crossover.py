@@ -30,9 +30,10 @@ a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value
 QPs (min c'x + 1/2 x'Qx) keep the basis and phase 1, and replace phase 2 by the reduced-gradient
 method of MINOS (Murtagh and Saunders 1978): the nonbasic variables that look off their bounds
 are superbasic and move freely, the basic ones follow them, and the others stay at their
-bounds. The direction is the Newton step of the reduced Hessian by conjugate gradients, or, on
-zero curvature (Q is often singular on the face: the q-Netlib QPs), the CG direction at which
-that was met, followed to the nearest bound. Blocking bounds shrink the superbasic set or swap a
+bounds. The direction is the Newton step of the reduced Hessian (formed and eigendecomposed for
+a few hundred superbasic variables, conjugate gradients beyond), or, where the reduced gradient
+has a part without curvature (Q is often singular on the face: the q-Netlib QPs), that part,
+followed to the nearest bound. Blocking bounds shrink the superbasic set or swap a
 superbasic variable into the basis; a vanishing reduced gradient lets the most wrong nonbasic
 variable join it.
 
@@ -57,6 +58,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .active_set import _basic_score
+from .problem import FactorQ
 from .verify import kkt_check
 
 __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
@@ -64,6 +66,7 @@ __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
 logger = logging.getLogger("gpulp")
 
 REFACTOR = 48          # eta updates between factorisations
+DENSE_SUPERBASICS = 300   # QPs: up to this many superbasic variables, the reduced Hessian whole
 
 
 @dataclass
@@ -107,6 +110,17 @@ class _Basis:
             v -= vr * al
             v[r] = vr
         return v
+
+    def ftran_many(self, Bm):
+        """ftran of each column of Bm (m x k), in one solve."""
+        V = self._solve(Bm, False)
+        if V.ndim == 1:
+            V = V[:, None]
+        for r, al in self.etas:
+            vr = V[r] / al[r]
+            V -= np.outer(al, vr)
+            V[r] = vr
+        return V
 
     def btran(self, c):
         c = np.array(c, dtype=np.float64)
@@ -157,8 +171,10 @@ class Crossover:
         self.problem = problem
         A = sp.csr_matrix(problem.A, dtype=np.float64)
         m, n = A.shape
-        self.applicable = 0 < m <= max_rows
         self.qp = problem.Q is not None
+        # QPs: superbasic variables join one at a time, so wide QPs (portfolios with thousands
+        # of assets off their bounds) are left to PDHG and polishing
+        self.applicable = 0 < m <= max_rows and (not self.qp or n <= max_rows)
         self.m, self.n = m, n
         self.A = A
         self.s = -1.0 if problem.sense == "max" else 1.0
@@ -189,6 +205,13 @@ class Crossover:
     def _hmul(self, v):
         """The scaled Hessian (minimisation form) times v, on the columns."""
         return self.s * self.S * (self.Q @ (self.S * v))
+
+    def _hmul_many(self, X):
+        """_hmul on each column of X (n x k)."""
+        SX = self.S[:, None] * X
+        Q = self.Q
+        QX = Q.F @ (Q.F.T @ SX) + Q.d[:, None] * SX if isinstance(Q, FactorQ) else Q @ SX
+        return self.s * self.S[:, None] * np.asarray(QX)
 
     def _hessian_norm(self):
         v = np.random.default_rng(1).normal(size=self.n)
@@ -407,6 +430,74 @@ class Crossover:
             self.since += 1
         return "limit"
 
+    def _cg_direction(self, sup, dS, MS):
+        """(p, Z_B p): conjugate gradients on Z'HZ p = -dS, stopped at zero curvature, for
+        many superbasic variables."""
+        n, m, fac, basic = self.n, self.m, self.fac, self.basic
+
+        def follow(v):                      # the basic part of Z v
+            return -fac.ftran(MS @ v)
+
+        def reduced_hessian(v):
+            t = np.zeros(n + m)
+            t[sup] = v
+            t[basic] = follow(v)
+            u = np.zeros(n + m)
+            u[:n] = self._hmul(t[:n])
+            return u[sup] - MS.T @ fac.btran(u[basic])
+
+        # conjugate gradients on Z'HZ p = -dS, stopped at zero curvature
+        p = np.zeros(sup.size)
+        r = -dS
+        dv = r.copy()
+        rr = float(r @ r)
+        bnorm = math.sqrt(rr)
+        for it in range(min(2 * sup.size + 10, 500)):
+            hd = reduced_hessian(dv)
+            kap = float(dv @ hd)
+            if kap <= 1e-13 * self.hnorm * float(dv @ dv):
+                # no curvature along dv, and the slope along it from the current point is
+                # -r'r < 0: go that way until a bound blocks, unless what is left of the
+                # reduced gradient is negligible
+                if it == 0 or rr > 1e-12 * bnorm * bnorm:
+                    p = dv
+                break
+            a = rr / kap
+            p += a * dv
+            r -= a * hd
+            rr_new = float(r @ r)
+            if math.sqrt(rr_new) <= 1e-10 * bnorm:
+                break
+            dv = r + (rr_new / rr) * dv
+            rr = rr_new
+        return p, follow(p)
+
+    def _dense_direction(self, sup, dS, MS):
+        """(p, Z_B p) from the reduced Hessian formed whole, for few superbasic variables: one
+        solve with |S| right-hand sides, then its eigendecomposition. Where dS has a part in the
+        null space (zero curvature), p is minus that part, a ray to the nearest bound; otherwise
+        p is the Newton step."""
+        n, basic = self.n, self.basic
+        k = sup.size
+        ZB = -self.fac.ftran_many(MS.toarray())            # m x k: the basic part of Z
+        T = np.zeros((n, k))                                # the column part of Z
+        colsup = sup < n
+        T[sup[colsup], np.flatnonzero(colsup)] = 1.0
+        colb = basic < n
+        T[basic[colb]] = ZB[colb]
+        Hr = T.T @ self._hmul_many(T)
+        Hr = 0.5 * (Hr + Hr.T)
+        lam, U = np.linalg.eigh(Hr)
+        big = max(float(lam.max(initial=0.0)), 1e-300)
+        pos = lam > 1e-11 * max(big, self.hnorm)
+        coef = U.T @ dS
+        null = U[:, ~pos] @ coef[~pos]
+        if float(np.linalg.norm(null)) > 1e-9 * float(np.linalg.norm(dS)):
+            p = -null
+        else:
+            p = -(U[:, pos] @ (coef[pos] / lam[pos]))
+        return p, ZB @ p
+
     def _rg_step(self):
         """One reduced-gradient step of a primal-feasible QP basis (Murtagh and Saunders's
         superbasic variables): None to go on, or "optimal", "unbounded", "stalled".
@@ -446,47 +537,15 @@ class Crossover:
             sup = np.flatnonzero(self.issuper)
             dS = d[sup]
         MS = M[:, sup]
-
-        def follow(v):                      # the basic part of Z v
-            return -fac.ftran(MS @ v)
-
-        def reduced_hessian(v):
-            t = np.zeros(n + m)
-            t[sup] = v
-            t[basic] = follow(v)
-            u = np.zeros(n + m)
-            u[:n] = self._hmul(t[:n])
-            return u[sup] - MS.T @ fac.btran(u[basic])
-
-        # conjugate gradients on Z'HZ p = -dS, stopped at zero curvature
-        p = np.zeros(sup.size)
-        r = -dS
-        dv = r.copy()
-        rr = float(r @ r)
-        bnorm = math.sqrt(rr)
-        for it in range(min(2 * sup.size + 10, 500)):
-            hd = reduced_hessian(dv)
-            kap = float(dv @ hd)
-            if kap <= 1e-13 * self.hnorm * float(dv @ dv):
-                # no curvature along dv, and the slope along it from the current point is
-                # -r'r < 0: go that way until a bound blocks, unless what is left of the
-                # reduced gradient is negligible
-                if it == 0 or rr > 1e-12 * bnorm * bnorm:
-                    p = dv
-                break
-            a = rr / kap
-            p += a * dv
-            r -= a * hd
-            rr_new = float(r @ r)
-            if math.sqrt(rr_new) <= 1e-10 * bnorm:
-                break
-            dv = r + (rr_new / rr) * dv
-            rr = rr_new
+        if sup.size <= DENSE_SUPERBASICS:
+            p, tb = self._dense_direction(sup, dS, MS)
+        else:
+            p, tb = self._cg_direction(sup, dS, MS)
         slope = float(dS @ p)
         if not slope < 0.0:
             p = -dS
             slope = -float(dS @ dS)
-        tb = follow(p)
+            tb = -fac.ftran(MS @ p)
         t = np.zeros(n + m)
         t[sup] = p
         t[basic] = tb

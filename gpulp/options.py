@@ -141,7 +141,8 @@ class Options:
 
     crossover_max_rows: int = 5000
     """Largest number of rows for the crossover (its basis repair uses a dense LU of the
-    structural part of the guessed basis). Range >= 0 (0 switches it off)."""
+    structural part of the guessed basis), and of columns for a QP (its superbasic variables
+    join one at a time). Range >= 0 (0 switches it off)."""
 
     seed: int = 0
     """Seed of the power iteration's start vector."""

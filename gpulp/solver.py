@@ -209,6 +209,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     # once the crossover has a basis, it and PDHG take turns: slices of a tenth of the elapsed
     # time, XOVER_SHARE of crossover per unit of PDHG
     xover_next = [math.inf]
+    polish_due = [False]     # the last on_stats() was a polishing moment
 
     def on_stats(stats):
         table(stats)
@@ -216,8 +217,14 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             return False
         err = max(stats.primal_residual, stats.dual_residual, stats.gap)
         now = time.perf_counter()
-        if xover is not None and xover.basis_kept:
-            return now >= xover_next[0]
+        slice_due = xover is not None and xover.basis_kept and now >= xover_next[0]
+        if xover is not None and xover.basis_kept and polisher is None:
+            return slice_due
+        # a QP's polisher keeps its own moments while the crossover takes its turns
+        polish_due[0] = polish_moment(err, now)
+        return slice_due or polish_due[0]
+
+    def polish_moment(err, now):
         if time_marks and now >= time_marks[0]:
             time_marks.pop(0)
             return err <= 0.1
@@ -249,7 +256,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             budget = (0.05 if last else 0.2) * (now - t0) + 0.2
             if not last:
                 budget = min(budget, deadline - now)
-            if polisher is not None and not resuming:
+            if polisher is not None and (not resuming or polish_due[0] or last):
                 out = polish_attempt(x, y, z, budget, last)
                 how = "active-set polishing"
             # a QP whose iterate already passes does not wait for the crossover
@@ -385,7 +392,8 @@ def _active_set_polisher(problem, opts):
 
 
 def _crossover(problem, opts):
-    if not opts.crossover or problem.num_rows > opts.crossover_max_rows:
+    if not opts.crossover or problem.num_rows > opts.crossover_max_rows or (
+            problem.Q is not None and problem.num_cols > opts.crossover_max_rows):
         return None
     from .crossover import Crossover
     xo = Crossover(problem, max_rows=opts.crossover_max_rows)

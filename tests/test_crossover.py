@@ -125,10 +125,13 @@ def test_a_run_stopped_by_its_deadline_goes_on_from_its_basis():
     _assert_exact(p, out, obj)
 
 
-def test_large_lps_are_not_taken():
-    lp = _random_lp(0)
+def test_large_lps_and_wide_qps_are_not_taken():
+    lp = _random_lp(0)                  # 30 rows, 50 columns
     assert not Crossover(lp, max_rows=lp.num_rows - 1).applicable
     assert Crossover(lp, max_rows=lp.num_rows).applicable
+    qp = _random_qp(0)
+    assert not Crossover(qp, max_rows=qp.num_cols - 1).applicable
+    assert Crossover(qp, max_rows=qp.num_cols).applicable
 
 
 def test_solve_uses_it_on_lps_and_says_so():
@@ -212,9 +215,17 @@ def _assert_qp_optimum(p, out, ref, unique=False):
         np.testing.assert_allclose(out.z, z, atol=1e-5 * (1 + np.abs(z).max()))
 
 
+@pytest.fixture(params=["dense", "cg"])
+def direction(request, monkeypatch):
+    """Both ways to the superbasic direction: the reduced Hessian whole, and CG."""
+    import gpulp.crossover as X
+    monkeypatch.setattr(X, "DENSE_SUPERBASICS", 300 if request.param == "dense" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("sense", ["min", "max"])
-def test_qp_from_a_rough_pdhg_point_to_the_exact_optimum(seed, sense):
+def test_qp_from_a_rough_pdhg_point_to_the_exact_optimum(seed, sense, direction):
     p = _random_qp(seed, sense=sense)          # Q of full rank: a unique optimum
     ref = _highs_qp(p)
     assert isinstance(ref, tuple)
@@ -229,7 +240,7 @@ def test_qp_from_a_rough_pdhg_point_to_the_exact_optimum(seed, sense):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_qp_with_a_singular_q_from_zero(seed):
+def test_qp_with_a_singular_q_from_zero(seed, direction):
     # Q on 6 of 50 columns with rank 2: most superbasic directions have no curvature, and the
     # steps run to a bound (the LP-like q-Netlib shape)
     p = _random_qp(seed, rank=2, support=6)
@@ -266,3 +277,40 @@ def test_random_qps_agree_with_highs(seed, m, n, rank, sense):
         _assert_qp_optimum(p, out, ref)
     elif out is not None:               # HiGHS unsure: ours must pass the check on its own
         assert kkt_check(p, out.x, out.y, out.z, 1e-9).ok
+
+
+def test_a_qps_polisher_keeps_its_moments_while_the_crossover_has_a_basis(monkeypatch):
+    # cont-050 at 20 s: the first polish failed, the crossover then kept a basis and took its
+    # turns, and the polisher, which would have succeeded a few seconds later, never ran again
+    from gpulp.active_set import ActiveSetPolisher
+    p = _random_qp(5, m=40, n=60)
+    calls = []
+    real_attempt = ActiveSetPolisher.attempt
+
+    def attempt(self, *args, **kw):
+        calls.append(1)
+        return None if len(calls) == 1 else real_attempt(self, *args, **kw)
+
+    def run(self, tol, deadline=math.inf, max_pivots=1_000_000):
+        return None                     # the crossover never finishes, but keeps its basis
+
+    monkeypatch.setattr(ActiveSetPolisher, "attempt", attempt)
+    monkeypatch.setattr(Crossover, "run", run)
+    res = gpulp.solve(p, tol=1e-9, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.verified
+    assert len(calls) >= 2 and res.message == "active-set polished"
+
+
+def test_qp_with_a_factor_q_operator_matches_the_formed_matrix():
+    from gpulp.problem import FactorQ
+    rng = np.random.default_rng(9)
+    lp = _random_lp(9, m=20, n=40)
+    Fq = FactorQ(rng.standard_normal((40, 3)), rng.uniform(0.0, 0.1, 40))
+    p = Problem(lp.c, lp.A, lp.row_lower, lp.row_upper, lp.col_lower, lp.col_upper, Q=Fq)
+    formed = Problem(lp.c, lp.A, lp.row_lower, lp.row_upper, lp.col_lower, lp.col_upper,
+                     Q=Fq.tocsr())
+    ref = _highs_qp(formed)
+    assert isinstance(ref, tuple)
+    out = crossover(p, np.zeros(40), np.zeros(20), np.zeros(40), 1e-9)
+    assert out is not None
+    _assert_qp_optimum(formed, out, ref)
