@@ -504,12 +504,13 @@ class Crossover:
 
         The superbasic variables S move freely, the basic ones follow (M w = 0), and the
         nonbasic ones stay at their bounds. The direction on S is the Newton step of the reduced
-        Hessian Z'HZ (Z = [-M_B^-1 M_S; I]), by conjugate gradients, which is truncated where it
-        meets zero curvature; the step is the exact minimiser along it unless a bound blocks
-        first. A blocking superbasic variable becomes nonbasic; a blocking basic one leaves the
-        basis for the superbasic variable with the largest entry in its row of M_B^-1 M_S. When
-        the reduced gradient on S vanishes, the nonbasic variable whose reduced cost is most
-        wrong joins S; when none is, the point is optimal."""
+        Hessian Z'HZ (Z = [-M_B^-1 M_S; I]), or a direction of zero curvature where the reduced
+        gradient has a part along one (_dense_direction, _cg_direction); the step is the exact
+        minimiser along it unless a bound blocks first. A blocking superbasic variable becomes
+        nonbasic; a blocking basic one leaves the basis for the superbasic variable with the
+        largest entry in its row of M_B^-1 M_S. When the reduced gradient on S vanishes, the
+        nonbasic variable whose reduced cost is most wrong joins S; when none is, the point is
+        optimal."""
         n, m = self.n, self.m
         M, MT, fac = self.M, self.MT, self.fac
         basic, w, lo, hi = self.basic, self.w, self.lo, self.hi
