@@ -161,7 +161,7 @@ def _row_min(As):
 
 
 class Crossover:
-    """The crossover of one LP. `start(x, y, z)` guesses a basis from a point (the problem's own
+    """The crossover of one LP or QP. `start(x, y, z)` guesses a basis from a point (the problem's own
     units and signs, as Result.x, .y, .z); `run(tol, deadline)` pivots until the basis is
     optimal and its point passes kkt_check at tol (a CrossoverOutcome), or until the deadline
     (None; a later run() goes on from where this one stopped), or until it fails (None, and
@@ -201,6 +201,21 @@ class Crossover:
         if self.qp:
             self.Q = problem.Q
             self.hnorm = self._hessian_norm()
+
+    def _column(self, j):
+        """Column j of M, dense."""
+        M = self.M
+        col = np.zeros(self.m)
+        sl = slice(M.indptr[j], M.indptr[j + 1])
+        col[M.indices[sl]] = M.data[sl]
+        return col
+
+    def _gradient(self):
+        """The scaled objective's gradient at w: the costs, plus Hx for a QP."""
+        g = self.cost.copy()
+        if self.qp:
+            g[:self.n] += self._hmul(self.w[:self.n])
+        return g
 
     def _hmul(self, v):
         """The scaled Hessian (minimisation form) times v, on the columns."""
@@ -306,7 +321,7 @@ class Crossover:
 
     def _pivots(self, deadline, max_pivots):
         """Simplex pivots until optimal ("optimal"), the deadline ("limit") or a failure."""
-        M, MT, lo, hi, cost = self.M, self.MT, self.lo, self.hi, self.cost
+        MT, lo, hi, cost = self.MT, self.lo, self.hi, self.cost
         m = self.m
         basic, isbasic, w = self.basic, self.isbasic, self.w
         fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
@@ -367,10 +382,7 @@ class Crossover:
                 return "optimal" if self.phase == 2 else "infeasible"
             q = int(np.argmax(np.where(cand, dj * dj / self.weights, -1.0)))
             direction = 1.0 if up[q] else -1.0
-            col = np.zeros(m)
-            sl = slice(M.indptr[q], M.indptr[q + 1])
-            col[M.indices[sl]] = M.data[sl]
-            alpha = fac.ftran(col)
+            alpha = fac.ftran(self._column(q))
             g = direction * alpha                     # w_B(theta) = w_B - theta g
             # Harris's two-pass ratio test; an infeasible basic variable blocks where it
             # becomes feasible, and never in the direction away from its bounds
@@ -518,8 +530,7 @@ class Crossover:
         self.rg_steps += 1
         if self.rg_steps % REFACTOR == 0:
             self.since = REFACTOR           # refresh x_B from the nonbasic values now and then
-        g = self.cost.copy()
-        g[:n] += self._hmul(w[:n])
+        g = self._gradient()
         # the dual tolerance follows the size of the gradient (Qx included)
         dtol = max(dtol, dtol / self.dtol0 * 1e-12 * float(np.max(np.abs(g), initial=0.0)))
         d = g - MT @ fac.btran(g[basic])
@@ -586,9 +597,7 @@ class Crossover:
         if not abs(row[jpos]) > 1e-9 * max(1.0, float(np.max(np.abs(row)))):
             return "stalled"
         q = int(sup[jpos])
-        col = np.zeros(m)
-        sl = slice(M.indptr[q], M.indptr[q + 1])
-        col[M.indices[sl]] = M.data[sl]
+        col = self._column(q)
         basic[k] = q
         self.isbasic[q] = True
         self.issuper[q] = False
@@ -610,10 +619,7 @@ class Crossover:
         basic, isbasic, w, M = self.basic, self.isbasic, self.w, self.M
         rhs = -(M[:, ~isbasic] @ w[~isbasic])
         w[basic] += self.fac.ftran(rhs - M[:, basic] @ w[basic])     # one refinement step
-        g = self.cost.copy()
-        if self.qp:
-            g[:n] += self._hmul(w[:n])
-        yv = self.fac.btran(g[basic])
+        yv = self.fac.btran(self._gradient()[basic])
         xo = w[:n] * self.S
         yo = yv * self.R                      # minimisation sign, original rows
         grad = s * np.asarray(problem.c, dtype=np.float64)

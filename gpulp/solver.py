@@ -392,8 +392,7 @@ def _active_set_polisher(problem, opts):
 
 
 def _crossover(problem, opts):
-    if not opts.crossover or problem.num_rows > opts.crossover_max_rows or (
-            problem.Q is not None and problem.num_cols > opts.crossover_max_rows):
+    if not opts.crossover:
         return None
     from .crossover import Crossover
     xo = Crossover(problem, max_rows=opts.crossover_max_rows)
