@@ -52,7 +52,7 @@ import scipy.sparse.linalg as spla
 
 from .verify import kkt_check
 
-__all__ = ["ActiveSetPolisher", "PolishOutcome"]
+__all__ = ["ActiveSetPolisher", "PolishOutcome", "FREE", "LOWER", "UPPER", "FIXED"]
 
 logger = logging.getLogger("gpulp")
 
@@ -284,6 +284,7 @@ class ActiveSetPolisher:
         self.attempts = 0
         self.seconds = 0.0
         self.slowest_round = 0.0       # seconds of the slowest single solve so far
+        self._face = None       # the guess of the "face" rule (solve_face)
         self._resume = None     # (column states, row states, grow) where the last square-solve
         #                         corrections stopped (QPs resume from it)
         self.c_inf = float(np.max(np.abs(self.c))) if n else 0.0
@@ -341,22 +342,28 @@ class ActiveSetPolisher:
             x[cs == state] = bound[cs == state]
         return x
 
+    def _face_matrix(self, cs, rs):
+        """(K, F, R): the KKT matrix of the guess, its free columns and its active rows."""
+        A, Q = self.A, self.Q
+        F = np.flatnonzero(cs == FREE)
+        R = np.flatnonzero(rs != FREE)
+        nf, nr = F.size, R.size
+        ARF = A[R][:, F] if nf else sp.csr_matrix((nr, 0))
+        QFF = Q[F][:, F] if (Q is not None and nf) else sp.csr_matrix((nf, nf))
+        K = sp.bmat([[QFF, ARF.T], [ARF, sp.csr_matrix((nr, nr))]], format="csc")
+        return K, F, R
+
     def _solve_guess(self, cs, rs):
         """x, y_min (minimisation sign) for the guess, or None when the solve fails."""
         A, Q, c = self.A, self.Q, self.c
         m, n = A.shape
         x = self._at_bounds(np.zeros(n), cs)
-        F = np.flatnonzero(cs == FREE)
-        R = np.flatnonzero(rs != FREE)
+        K, F, R = self._face_matrix(cs, rs)
         b = np.where(rs == UPPER, self.ru, self.rl)[R]
         xb = x.copy()                       # free entries are 0 here
         rhs_x = -(c[F] + (Q @ xb)[F]) if Q is not None else -c[F]
         rhs_y = b - (A @ xb)[R]
         nf, nr = F.size, R.size
-        AR = A[R]
-        ARF = AR[:, F] if nf else sp.csr_matrix((nr, 0))
-        QFF = Q[F][:, F] if (Q is not None and nf) else sp.csr_matrix((nf, nf))
-        K = sp.bmat([[QFF, ARF.T], [ARF, sp.csr_matrix((nr, nr))]], format="csc")
         rhs = np.concatenate([rhs_x, rhs_y])
         if not np.all(np.isfinite(rhs)):
             return None
@@ -369,6 +376,25 @@ class ActiveSetPolisher:
         y = np.zeros(m)
         y[R] = -sol[nf:]
         return x, y
+
+    def _refit_multipliers(self, cs, rs, x, y):
+        """y corrected for the primal point x on the face: the KKT system solved for the
+        residual of the free columns' reduced costs, (u, -dy) with A_RF u = 0 and
+        Q_FF u - A_RF' dy = -(c + Qx - A'y)_F, so that what is left of the residual is the
+        (small) Q u. A small right-hand side keeps the error of a nearly singular K small."""
+        K, F, R = self._face_matrix(cs, rs)
+        if K.shape[0] == 0 or R.size == 0:
+            return y
+        g = self.c - self.AT @ y
+        if self.Q is not None:
+            g = g + self.Q @ x
+        rhs = np.concatenate([-g[F], np.zeros(R.size)])
+        sol = _solve_equilibrated(K, rhs, F.size, R.size)
+        if sol is None:
+            return y
+        y = y.copy()
+        y[R] -= sol[F.size:]
+        return y
 
     def _project_guess(self, cs, rs, x0, y0):
         """x, y_min for the guess by two least-change projections (LP only): x is the point
@@ -446,7 +472,7 @@ class ActiveSetPolisher:
         out = None
         rounds = 0
         seen = set()
-        if self.Q is not None and self._resume is not None:
+        if self.Q is not None and self._resume is not None and rules != ("face",):
             rules = ("resume",) + tuple(rules)
         for rule in rules:
             kind = "project" if rule == "project" else "square"    # how a guess is solved
@@ -455,6 +481,8 @@ class ActiveSetPolisher:
             if rule == "resume":            # where the last attempt's corrections stopped
                 cs, rs, grow = self._resume
                 cs, rs = cs.copy(), rs.copy()
+            elif rule == "face":            # the guess given (solve_face)
+                cs, rs = self._face[0].copy(), self._face[1].copy()
             else:
                 cs, rs = self._initial_guess(x, ym, zm, "compare" if kind == "project" else rule)
             for k in range(self.max_rounds if (self.Q is not None or kind == "project") else 3):
@@ -515,6 +543,51 @@ class ActiveSetPolisher:
         logger.info(f"active-set polish: {'verified' if out else 'no verified point'} after "
                     f"{rounds} solve(s), {el:.2f} s")
         return out
+
+    def solve_face(self, cs, rs, tol, x_alt=None, y_alt=None, deadline=math.inf):
+        """The KKT point of one given face (column states cs, row states rs: FREE, LOWER,
+        UPPER or FIXED), checked at tol: a PolishOutcome, or None. x_alt, a primal point on
+        the same face from elsewhere (the crossover's basis), is tried with the face's
+        multipliers too, as they are and refitted to it (_refit_multipliers), and with y_alt
+        (minimisation sign; the basis's own multipliers) refitted to it: where the face's KKT
+        system is nearly singular, its own point can be off by more than the check allows, and
+        a refit is accurate only from multipliers that are already close.
+        When none passes, active-set corrections go on from the face (attempt's "face" rule)
+        until the deadline."""
+        if not self.applicable:
+            return None
+        t0 = time.perf_counter()
+        cs, rs = np.asarray(cs, dtype=np.int8), np.asarray(rs, dtype=np.int8)
+        got = self._solve_guess(cs, rs)
+        if got is None:
+            return None
+        s = self.s
+        xp, yp = got
+        out = None
+        tries = [(xp, yp)]
+        if x_alt is not None:
+            tries.append((x_alt, yp))
+            for y0 in ([] if y_alt is None else [y_alt]) + [yp]:
+                tries += [y0, None]         # refitted from y0, then once more
+        y = yp
+        for got in tries:
+            if not isinstance(got, tuple):  # x_alt with multipliers refitted to it
+                y = self._refit_multipliers(cs, rs, x_alt, y if got is None else got)
+                got = (x_alt, y)
+            zp = self._reduced_costs(got[0], got[1], cs)
+            rep = kkt_check(self.problem, got[0], s * got[1], s * zp, tol)
+            if rep.ok:
+                out = PolishOutcome(got[0], s * got[1], s * zp, rep, 1, 0.0)
+                break
+        el = time.perf_counter() - t0
+        self.seconds += el
+        if out is not None:
+            out.seconds = el
+            return out
+        # a wrong face (a stalled crossover): active-set corrections from it
+        self._face = (cs, rs)
+        z = self._reduced_costs(xp, yp, cs)
+        return self.attempt(xp, s * yp, s * z, tol, deadline, rules=("face",))
 
     def _reduced_costs(self, x, y, cs):
         """c + Qx - A'y, zero on the free columns (minimisation signs)."""

@@ -15,10 +15,11 @@ a nonsingular M_B; the others are nonbasic at a bound (or, when free, at a value
 
 1. Scaling: a few geometric-mean passes over the rows and columns of A (unscaled at the end).
 2. The guess: the m variables that look most basic, slack / (slack + |multiplier|) as in the
-   active-set polisher, with the others at their nearer bound. A dense LU with partial pivoting
-   of the structural columns on the rows that the basic slacks leave uncovered finds the
-   dependent columns, and the slacks of the rows left without a pivot replace them (the "basis
-   repair" of simplex codes).
+   active-set polisher, with the others at their nearer bound. A maximum matching of the
+   structural columns on the rows that the basic slacks leave uncovered, then an LU with
+   partial pivoting of them (LAPACK's, or SuperLU's for more than DENSE_REPAIR columns), finds
+   the dependent columns, and the slacks of the rows left without a pivot replace them (the
+   "basis repair" of simplex codes).
 3. Phase 1 minimises the sum of the bound violations of the basic variables, phase 2 the
    objective. Pricing is Devex (Forrest and Goldfarb 1992), the ratio test is Harris's two
    passes with bound flips, and an infeasible basic variable that moves towards its bound
@@ -35,12 +36,15 @@ a few hundred superbasic variables, conjugate gradients beyond), or, where the r
 has a part without curvature (Q is often singular on the face: the q-Netlib QPs), that part,
 followed to the nearest bound. Blocking bounds shrink the superbasic set or swap a
 superbasic variable into the basis; a vanishing reduced gradient lets the most wrong nonbasic
-variable join it.
+variable join it. The reduced Hessian is kept between steps (rank-one changes at basis
+exchanges). Where the basis is so ill-conditioned that the reduced gradient cannot get below
+its rounding noise (liswet), steps stop descending; the point is then checked, and when the
+basis's multipliers fail, the face it defines goes to the active-set polisher's KKT solve.
 
 The answer is used only when verify.kkt_check passes it on the problem given, like any other
 candidate, so a failure costs time, never correctness.
 
-Knows: Problem, verify.kkt_check, active_set's basicness score. Must not know: devices, the
+Knows: Problem, verify.kkt_check, active_set's basicness score and face solve. Must not know: devices, the
 engine's scaling, PDHG.
 """
 
@@ -57,7 +61,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .active_set import _basic_score
+from .active_set import FIXED, FREE, LOWER, UPPER, ActiveSetPolisher, _basic_score
 from .problem import FactorQ
 from .verify import kkt_check
 
@@ -67,6 +71,8 @@ logger = logging.getLogger("gpulp")
 
 REFACTOR = 48          # eta updates between factorisations
 DENSE_SUPERBASICS = 300   # QPs: up to this many superbasic variables, the reduced Hessian whole
+STALL_STEPS = 30         # QPs: reduced-gradient steps without descent before the point is checked
+DENSE_REPAIR = 1000       # basis repair: LAPACK's LU up to this many structural columns, SuperLU beyond
 
 
 @dataclass
@@ -167,7 +173,7 @@ class Crossover:
     (None; a later run() goes on from where this one stopped), or until it fails (None, and
     `failed` is set; start() again from a new point)."""
 
-    def __init__(self, problem, max_rows: int = 5000):
+    def __init__(self, problem, max_rows: int = 12000):
         self.problem = problem
         A = sp.csr_matrix(problem.A, dtype=np.float64)
         m, n = A.shape
@@ -180,6 +186,7 @@ class Crossover:
         self.s = -1.0 if problem.sense == "max" else 1.0
         self.basic = None
         self.failed = False
+        self._polisher = None        # QPs: solves the final face's KKT system (_face_answer)
         self.pivots = 0
         self.seconds = 0.0
         if not self.applicable:
@@ -287,6 +294,8 @@ class Crossover:
         self.fac = None
         self.since = REFACTOR
         self._dj = None              # phase 2 reduced costs, updated between factorisations
+        self._zh = None              # QPs: (key, S, Z_B, Z'HZ) kept between steps
+        self._fbest, self._stall = math.inf, 0     # QPs: the best objective, steps since
         return True
 
     # ------------------------------------------------------------------------------ pivoting
@@ -294,6 +303,7 @@ class Crossover:
         if not self.basis_kept:
             return None
         t0 = time.perf_counter()
+        self._deadline = deadline
         try:
             while True:
                 status = self._pivots(deadline, max_pivots)
@@ -484,21 +494,12 @@ class Crossover:
             rr = rr_new
         return p, follow(p)
 
-    def _dense_direction(self, sup, dS, MS):
-        """(p, Z_B p) from the reduced Hessian formed whole, for few superbasic variables: one
-        solve with |S| right-hand sides, then its eigendecomposition. Where dS has a part in the
-        null space (zero curvature), p is minus that part, a ray to the nearest bound; otherwise
-        p is the Newton step."""
-        n, basic = self.n, self.basic
-        k = sup.size
-        ZB = -self.fac.ftran_many(MS.toarray())            # m x k: the basic part of Z
-        T = np.zeros((n, k))                                # the column part of Z
-        colsup = sup < n
-        T[sup[colsup], np.flatnonzero(colsup)] = 1.0
-        colb = basic < n
-        T[basic[colb]] = ZB[colb]
-        Hr = T.T @ self._hmul_many(T)
-        Hr = 0.5 * (Hr + Hr.T)
+    def _dense_direction(self, sup, dS):
+        """(p, Z_B p) from the reduced Hessian formed whole, for few superbasic variables (see
+        _reduced_hessian), by its eigendecomposition. Where dS has a part in the null space
+        (zero curvature), p is minus that part, a ray to the nearest bound; otherwise p is the
+        Newton step."""
+        ZB, Hr = self._reduced_hessian(sup)
         lam, U = np.linalg.eigh(Hr)
         big = max(float(lam.max(initial=0.0)), 1e-300)
         pos = lam > 1e-11 * max(big, self.hnorm)
@@ -509,6 +510,99 @@ class Crossover:
         else:
             p = -(U[:, pos] @ (coef[pos] / lam[pos]))
         return p, ZB @ p
+
+    def _reduced_hessian(self, sup):
+        """(Z_B, Z'HZ) for the superbasic set sup, with Z = [-M_B^-1 M_S; I] and Z_B its basic
+        part (m x |S|). They are kept from step to step while the factorisation lasts: a
+        superbasic variable that leaves drops its column, one that joins adds a column (one
+        solve, one Hessian product), and a basis exchange is a rank-one change (_exchange).
+        A new factorisation, or a larger change of S, forms them again (one solve with |S|
+        right-hand sides)."""
+        key = (id(self.fac), len(self.fac.etas))
+        kept = self._zh
+        if kept is not None and kept[0] == key:
+            _, csup, ZB, Hr = kept
+            keep = np.isin(csup, sup)
+            new = np.setdiff1d(sup, csup)
+            if new.size <= 4:
+                csup, ZB, Hr = csup[keep], ZB[:, keep], Hr[np.ix_(keep, keep)]
+                for q in new:
+                    csup, ZB, Hr = self._join(csup, ZB, Hr, int(q))
+                order = np.argsort(csup)
+                ZB, Hr = ZB[:, order], Hr[np.ix_(order, order)]
+                self._zh = (key, csup[order], ZB, Hr)
+                return ZB, Hr
+        n, basic = self.n, self.basic
+        k = sup.size
+        ZB = -self.fac.ftran_many(self.M[:, sup].toarray())   # m x k: the basic part of Z
+        T = np.zeros((n, k))                                # the column part of Z
+        colsup = sup < n
+        T[sup[colsup], np.flatnonzero(colsup)] = 1.0
+        colb = basic < n
+        T[basic[colb]] = ZB[colb]
+        Hr = T.T @ self._hmul_many(T)
+        Hr = 0.5 * (Hr + Hr.T)
+        self._zh = (key, sup.copy(), ZB, Hr)
+        return ZB, Hr
+
+    def _join(self, csup, ZB, Hr, q):
+        """csup, Z_B and Z'HZ with the column of q added (last)."""
+        n, basic = self.n, self.basic
+        zq = -self.fac.ftran(self._column(q))
+        colb = basic < n
+        t = np.zeros(n)
+        t[basic[colb]] = zq[colb]
+        if q < n:
+            t[q] = 1.0
+        h = self._hmul(t)
+        cross = ZB[colb].T @ h[basic[colb]]
+        struct = csup < n
+        cross[struct] += h[csup[struct]]
+        Hn = np.empty((Hr.shape[0] + 1,) * 2)
+        Hn[:-1, :-1] = Hr
+        Hn[:-1, -1] = Hn[-1, :-1] = cross
+        Hn[-1, -1] = float(t @ h)
+        return np.append(csup, q), np.column_stack([ZB, zq]), Hn
+
+    def _exchange(self, sup, k, jq):
+        """Keep Z_B and Z'HZ through the exchange of basic position k for the superbasic
+        variable sup[jq] (called after the factorisation's eta update). With u = Z e_jq and
+        v = Z_B[k] / Z_B[k, jq], the new Z is Z + u v' on the other columns, so
+        Z'HZ gains v c' + c v' + c_jq v v', where c is the column jq of the old Z'HZ."""
+        kept = self._zh
+        self._zh = None
+        if (kept is None or kept[0] != (id(self.fac), len(self.fac.etas) - 1)
+                or not np.array_equal(kept[1], sup)):
+            return
+        _, csup, ZB, Hr = kept
+        rest = np.arange(csup.size) != jq
+        v = -ZB[k, rest] / ZB[k, jq]
+        zq = ZB[:, jq].copy()
+        zq[k] += 1.0
+        ZBn = ZB[:, rest] + np.outer(zq, v)       # row k comes out as v
+        c = Hr[rest, jq]
+        Hn = Hr[np.ix_(rest, rest)] + np.outer(v, c) + np.outer(c, v) + Hr[jq, jq] * np.outer(v, v)
+        self._zh = ((id(self.fac), len(self.fac.etas)), csup[rest], ZBn, Hn)
+
+    def _rg_direction(self, sup, dS, MS):
+        """(p, Z_B p, slope, the whole direction t, the exact step along it (inf without
+        curvature)) of the reduced-gradient step."""
+        n, m, fac = self.n, self.m, self.fac
+        if sup.size <= DENSE_SUPERBASICS:
+            p, tb = self._dense_direction(sup, dS)
+        else:
+            p, tb = self._cg_direction(sup, dS, MS)
+        slope = float(dS @ p)
+        if not slope < 0.0:
+            p = -dS
+            slope = -float(dS @ dS)
+            tb = -fac.ftran(MS @ p)
+        t = np.zeros(n + m)
+        t[sup] = p
+        t[self.basic] = tb
+        kap = float(t[:n] @ self._hmul(t[:n]))
+        a_star = -slope / kap if kap > 1e-13 * self.hnorm * float(t @ t) else math.inf
+        return p, tb, slope, t, a_star
 
     def _rg_step(self):
         """One reduced-gradient step of a primal-feasible QP basis (Murtagh and Saunders's
@@ -531,13 +625,31 @@ class Crossover:
         if self.rg_steps % REFACTOR == 0:
             self.since = REFACTOR           # refresh x_B from the nonbasic values now and then
         g = self._gradient()
+        # no descent for STALL_STEPS steps: the reduced gradient left is rounding noise (an
+        # ill-conditioned basis: liswet's second differences), so the point goes to the check
+        f = 0.5 * float(self.cost[:n] @ w[:n] + g[:n] @ w[:n])
+        if f < self._fbest - 1e-13 * (1.0 + abs(f)):
+            self._fbest, self._stall = f, 0
+        else:
+            self._stall += 1
+            if self._stall >= STALL_STEPS:
+                self._stall = 0
+                logger.debug(f"crossover: no descent in {STALL_STEPS} steps")
+                return "optimal"
         # the dual tolerance follows the size of the gradient (Qx included)
         dtol = max(dtol, dtol / self.dtol0 * 1e-12 * float(np.max(np.abs(g), initial=0.0)))
         d = g - MT @ fac.btran(g[basic])
         d[basic] = 0.0
         sup = np.flatnonzero(self.issuper)
         dS = d[sup]
-        if dS.size == 0 or float(np.max(np.abs(dS))) <= dtol:
+        done = dS.size == 0 or float(np.max(np.abs(dS))) <= dtol
+        if not done:
+            MS = M[:, sup]
+            p, tb, slope, t, a_star = self._rg_direction(sup, dS, MS)
+            # a Newton step that moves nothing: dS is rounding noise (an ill-conditioned basis
+            # makes M_B^-1 M_S large, and its error with it), so S is done as well
+            done = a_star * max(float(np.max(np.abs(t))), 1e-300) <= 1e-3 * ptol
+        if done:
             movable = ~self.isbasic & ~self.issuper & (lo < hi)
             at_lo = np.isfinite(lo) & (w <= lo + ptol)
             at_hi = np.isfinite(hi) & (w >= hi - ptol)
@@ -547,22 +659,12 @@ class Crossover:
             q = int(np.argmax(np.where(cand, np.abs(d), -1.0)))
             self.issuper[q] = True
             sup = np.flatnonzero(self.issuper)
-            dS = d[sup]
-        MS = M[:, sup]
-        if sup.size <= DENSE_SUPERBASICS:
-            p, tb = self._dense_direction(sup, dS, MS)
-        else:
-            p, tb = self._cg_direction(sup, dS, MS)
-        slope = float(dS @ p)
-        if not slope < 0.0:
-            p = -dS
-            slope = -float(dS @ dS)
-            tb = -fac.ftran(MS @ p)
-        t = np.zeros(n + m)
-        t[sup] = p
-        t[basic] = tb
-        kap = float(t[:n] @ self._hmul(t[:n]))
-        a_star = -slope / kap if kap > 1e-13 * self.hnorm * float(t @ t) else math.inf
+            # what is left on S is below the dual tolerance or noise: q's own reduced cost
+            # drives the step (with the noise in, the step can push q back to its bound, and
+            # q joins and leaves in turn)
+            dS = np.where(sup == q, d[sup], 0.0)
+            MS = M[:, sup]
+            p, tb, slope, t, a_star = self._rg_direction(sup, dS, MS)
         # ratio test (Harris's two passes) over the basic and superbasic variables
         idx = np.concatenate([basic, sup])
         tv = np.concatenate([tb, p])
@@ -603,8 +705,30 @@ class Crossover:
         self.issuper[q] = False
         self.isbasic[j_out] = False
         fac.update(k, fac.ftran(col))
+        self._exchange(sup, k, jpos)
         self.since += 1
         return None
+
+    def _face_answer(self, tol, xo, yo):
+        """A QP's answer from the KKT system of the basis's face (the nonbasic variables at
+        their bounds, the others free), solved by the active-set polisher, its x or the basis's
+        own xo with multipliers refitted to xo (from the face's, or from the basis's own yo,
+        minimisation sign): checked like the basis's own point, or None. Where M_B is
+        ill-conditioned (liswet: second differences), the basis's multipliers carry
+        reduced-gradient errors far above the KKT system's own."""
+        if self._polisher is None:
+            self._polisher = ActiveSetPolisher(self.problem)
+        n, lo, hi, w, ptol = self.n, self.lo, self.hi, self.w, self.ptol
+        free = self.isbasic | self.issuper | ~(np.isfinite(lo) | np.isfinite(hi))
+        state = np.where(lo == hi, FIXED,
+                         np.where(np.isfinite(hi) & (np.abs(w - hi) <= np.abs(w - lo)), UPPER, LOWER))
+        state = np.where(free, FREE, state).astype(np.int8)
+        out = self._polisher.solve_face(state[:n], state[n:], tol, x_alt=xo, y_alt=yo,
+                                        deadline=self._deadline)
+        if out is None:
+            return None
+        logger.info("crossover: the basis's face verified through its KKT system")
+        return CrossoverOutcome(out.x, out.y, out.z, out.report, self.pivots, self.seconds)
 
     # ------------------------------------------------------------------------------ the answer
     def _answer(self, tol):
@@ -632,6 +756,10 @@ class Crossover:
                     f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap {rep.gap:.1e}")
         if rep.ok:
             return CrossoverOutcome(xo, s * yo, zo, rep, self.pivots, self.seconds)
+        if self.qp:
+            face = self._face_answer(tol, xo, yo)
+            if face is not None:
+                return face
         # within the simplex tolerances but not the check's: tighten them and pivot on
         self.tightened += 1
         if self.tightened > 2:
@@ -653,9 +781,13 @@ def crossover(problem, x, y, z, tol, deadline=math.inf):
 def _repair(M, basic, m, n):
     """basic with its dependent columns replaced by slacks, so that M_B is nonsingular; None when
     that fails. The slacks in the basis cover their rows, so only the structural columns on the
-    other rows (a square matrix, no larger than the number of columns) need a dense LU with
-    partial pivoting; it marks the columns without a usable pivot, which leave, and the slacks
-    of the rows that got no pivot take their places."""
+    other rows (a square matrix, no larger than the number of columns) need an LU with partial
+    pivoting; it marks the columns without a usable pivot, which leave, and the slacks of the
+    rows that got no pivot take their places. Up to DENSE_REPAIR such columns the LU is LAPACK's,
+    beyond that SuperLU's (_sparse_pivots), and LAPACK's again up to 4x as many where SuperLU meets
+    an exactly singular matrix. First, though, the columns that a maximum matching of C's
+    pattern leaves unmatched swap with unmatched rows' slacks (SuperLU's COLAMD can crash on a
+    structurally singular matrix)."""
     basic = np.array(basic)
     Mc = M.tocsc()
     for _ in range(12):
@@ -667,19 +799,81 @@ def _repair(M, basic, m, n):
             return None
         if struct.size == 0:
             return basic
-        C = Mc[:, basic[struct]].tocsr()[rows, :].toarray()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lu, piv = sla.lu_factor(C, check_finite=False)
-        k = rows.size
-        perm = np.arange(k)
-        for i in range(k):
-            p = piv[i]
-            perm[i], perm[p] = perm[p], perm[i]
-        diag = np.abs(np.diag(lu))
-        colmax = np.abs(C).max(axis=0)
-        bad = np.flatnonzero(~(diag > 1e-9 * np.maximum(colmax, 1e-300)))
+        C = Mc[:, basic[struct]].tocsr()[rows, :]
+        C.eliminate_zeros()
+        bad, badrow = _unmatched(C)             # structurally singular: no LU needed
+        if bad.size:
+            pass
+        elif rows.size <= DENSE_REPAIR:
+            bad, badrow = _dense_pivots(C.toarray())
+        else:
+            try:
+                bad, badrow = _sparse_pivots(C.tocsc())
+            except np.linalg.LinAlgError:
+                if rows.size > 4 * DENSE_REPAIR:
+                    raise
+                bad, badrow = _dense_pivots(C.toarray())
         if bad.size == 0:
             return basic
-        basic[struct[bad]] = n + rows[perm[bad]]
+        basic[struct[bad]] = n + rows[badrow]
     return None
+
+
+def _unmatched(C):
+    """(columns, rows) of C (square, sparse) that a maximum matching of its pattern leaves
+    unmatched, paired in order; empty when C is structurally nonsingular."""
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+    pattern = sp.csr_matrix((np.ones(C.nnz), C.indices, C.indptr), shape=C.shape)
+    row_of = maximum_bipartite_matching(pattern, perm_type="row")   # per column, its row
+    cols = np.flatnonzero(row_of < 0)
+    matched = np.zeros(C.shape[0], dtype=bool)
+    matched[row_of[row_of >= 0]] = True
+    return cols, np.flatnonzero(~matched)[:cols.size]
+
+
+def _dense_pivots(C):
+    """(columns, rows) of C (square) left without a usable pivot by LU with partial pivoting:
+    pivot position i pairs column i with the row that the row swaps brought there."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lu, piv = sla.lu_factor(C, check_finite=False)
+    k = C.shape[0]
+    perm = np.arange(k)
+    for i in range(k):
+        p = piv[i]
+        perm[i], perm[p] = perm[p], perm[i]
+    diag = np.abs(np.diag(lu))
+    colmax = np.abs(C).max(axis=0)
+    bad = np.flatnonzero(~(diag > 1e-9 * np.maximum(colmax, 1e-300)))
+    return bad, perm[bad]
+
+
+def _sparse_pivots(C):
+    """_dense_pivots through SuperLU (COLAMD order, partial pivoting). SuperLU stops on an
+    exactly singular matrix; then C gets a random diagonal of 1e-13 of each column's size (an
+    empty column: of the largest), which makes it structurally and almost surely numerically
+    nonsingular, and is far below the 1e-9 at which a pivot counts as unusable. Where the
+    elimination still meets an exact zero, a larger diagonal (1e-11) is tried. (The diagonal
+    pairs rows and columns arbitrarily, so it can cost much fill: it is the fallback.)"""
+    k = C.shape[0]
+    colmax = abs(C).max(axis=0).toarray().ravel()
+    colmax = np.where(colmax > 0, colmax, max(float(colmax.max(initial=0.0)), 1.0))
+    rng = np.random.default_rng(0)
+    for size in (0.0, 1e-13, 1e-11):
+        jitter = size * colmax * (1.0 + rng.random(k))
+        try:
+            lu = spla.splu((C + sp.diags(jitter)).tocsc() if size else C, permc_spec="COLAMD",
+                           options=dict(DiagPivotThresh=1.0, Equil=False))
+            break
+        except RuntimeError as exc:              # exactly singular
+            err = exc
+    else:
+        raise np.linalg.LinAlgError(str(err))
+    # Pr C Pc = L U: column j sits at position perm_c[j], row i at perm_r[i]
+    col_at = np.empty(k, dtype=np.int64)
+    col_at[lu.perm_c] = np.arange(k)
+    row_at = np.empty(k, dtype=np.int64)
+    row_at[lu.perm_r] = np.arange(k)
+    diag = np.abs(lu.U.diagonal())
+    bad_pos = np.flatnonzero(~(diag > 1e-9 * colmax[col_at]))
+    return col_at[bad_pos], row_at[bad_pos]

@@ -139,10 +139,10 @@ class Options:
     variables). Its pivots are kept between moments, so the time given to it is never lost; its
     answer replaces the iterate only when it passes the independent check at `tol`."""
 
-    crossover_max_rows: int = 5000
-    """Largest number of rows for the crossover (its basis repair uses a dense LU of the
-    structural part of the guessed basis), and of columns for a QP (its superbasic variables
-    join one at a time). Range >= 0 (0 switches it off)."""
+    crossover_max_rows: int = 12000
+    """Largest number of rows for the crossover (each factorisation of its basis is a sparse
+    LU), and of columns for a QP (its superbasic variables join one at a time). Range >= 0
+    (0 switches it off)."""
 
     seed: int = 0
     """Seed of the power iteration's start vector."""

@@ -210,6 +210,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     # time, XOVER_SHARE of crossover per unit of PDHG
     xover_next = [math.inf]
     polish_due = [False]     # the last on_stats() was a polishing moment
+    xover_err = [math.inf]   # the KKT error of the iterate the crossover started from
 
     def on_stats(stats):
         table(stats)
@@ -245,6 +246,11 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         err = max(ev_stats.primal_residual, ev_stats.dual_residual, ev_stats.gap)
         next_polish[0] = min(next_polish[0], err * 0.1)
         resuming = xover is not None and xover.basis_kept
+        if resuming and problem.Q is not None and err < 0.1 * xover_err[0]:
+            # a QP's crossover starts again from an iterate 10x better than its own start:
+            # the superbasic set guessed from a rough point can take thousands of steps
+            # (liswet5 from an error of 1e-1)
+            resuming = False
         if last and err > 0.1 and not resuming:
             return None
         x, y, z = unscale_primal_dual()
@@ -263,7 +269,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             if out is None and xover is not None and not (converged and problem.Q is not None
                                                            and not resuming):
                 now = time.perf_counter()
-                out = xover_attempt(x, y, z, budget, last, converged, resuming, now)
+                out = xover_attempt(x, y, z, budget, last, converged, resuming, now, err)
                 how = "the crossover"
         if out is None:
             return None
@@ -290,7 +296,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             return None
         return polisher.attempt(x, y, z, opts.tol, time.perf_counter() + budget)
 
-    def xover_attempt(x, y, z, budget, last, converged, resuming, now):
+    def xover_attempt(x, y, z, budget, last, converged, resuming, now, err):
         if converged:
             # the iterate already passes; an exact vertex is worth a quarter more time
             # (etamacro at 1e-4: the iterate's objective is 1.3e-3 off)
@@ -304,8 +310,11 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
             xover_next[0] = now + 0.1 * (now - t0)
             return None
-        if not resuming and not xover.start(x, y, z):
-            return None
+        if not resuming:
+            xover_err[0] = err
+            logger.info(f"crossover: starts from an iterate with KKT error {err:.1e}")
+            if not xover.start(x, y, z):
+                return None
         out = xover.run(gate_tol, now + budget)
         end = time.perf_counter()
         xover_next[0] = end + (end - now) / XOVER_SHARE

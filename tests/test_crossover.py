@@ -316,3 +316,153 @@ def test_qp_with_a_factor_q_operator_matches_the_formed_matrix():
     out = crossover(p, np.zeros(40), np.zeros(20), np.zeros(40), 1e-9)
     assert out is not None
     _assert_qp_optimum(formed, out, ref)
+
+
+# ---------------------------------------------------------------- large bases, stalls, faces
+
+def _random_basis_case(rng, t):
+    """A random [A, -I] with m rows and a random choice of m of its columns: dense low-rank
+    blocks with empty columns, or sparse blocks with empty rows (structurally singular)."""
+    m, n = int(rng.integers(2, 50)), int(rng.integers(1, 80))
+    if rng.random() < 0.5:
+        r = int(rng.integers(1, min(m, n) + 1))
+        A = rng.normal(size=(m, r)) @ rng.normal(size=(r, n))
+        A[:, rng.random(n) < 0.3] = 0.0
+    else:
+        A = sp.random(m, n, density=rng.uniform(0.03, 0.3), random_state=t).toarray()
+    M = sp.csr_matrix(np.hstack([A, -np.eye(m)]))
+    return M, rng.permutation(n + m)[:m], m, n
+
+
+@pytest.mark.parametrize("dense_limit", [10**9, 0])
+def test_basis_repair_gives_a_nonsingular_basis_with_lapack_and_with_superlu(monkeypatch,
+                                                                           dense_limit):
+    # dense_limit 0: every repair through the maximum matching and SuperLU (the path of
+    # bases over 1,000 structural columns); SuperLU's COLAMD crashed the process on the
+    # structurally singular cases before the matching took them out
+    import gpulp.crossover as X
+    monkeypatch.setattr(X, "DENSE_REPAIR", dense_limit)
+    rng = np.random.default_rng(5)
+    for t in range(300):
+        M, basic, m, n = _random_basis_case(rng, t)
+        out = X._repair(M, basic.copy(), m, n)
+        assert out is not None
+        assert len(set(out.tolist())) == m
+        assert np.linalg.matrix_rank(M.toarray()[:, out]) == m, t
+
+
+def test_sparse_pivots_mark_the_dependent_columns():
+    import gpulp.crossover as X
+    rng = np.random.default_rng(2)
+    C = rng.normal(size=(30, 30))
+    C[:, 7] = C[:, 3] - 2.0 * C[:, 11]          # two dependent columns
+    C[:, 20] = 0.5 * C[:, 3]
+    bad, rows = X._sparse_pivots(sp.csc_matrix(C))
+    assert bad.size == 2
+    D = C.copy()
+    D[:, bad] = 0.0
+    D[rows, bad] = 1.0
+    assert np.linalg.matrix_rank(D) == 30
+
+
+def test_the_reduced_hessian_kept_between_steps_matches_one_formed_afresh(monkeypatch):
+    import gpulp.crossover as X
+    real = X.Crossover._reduced_hessian
+    worst, exchanges = [0.0], [0]
+
+    def checked(self, sup):
+        ZB, Hr = real(self, sup)
+        kept, self._zh = self._zh, None
+        ZB2, Hr2 = real(self, sup)              # formed afresh
+        self._zh = kept
+        worst[0] = max(worst[0], float(np.abs(ZB - ZB2).max(initial=0.0)) / (1 + np.abs(ZB2).max()),
+                       float(np.abs(Hr - Hr2).max(initial=0.0)) / (1 + np.abs(Hr2).max()))
+        return ZB, Hr
+
+    real_exchange = X.Crossover._exchange
+
+    def exchange(self, sup, k, jq):
+        real_exchange(self, sup, k, jq)
+        exchanges[0] += self._zh is not None
+
+    monkeypatch.setattr(X.Crossover, "_reduced_hessian", checked)
+    monkeypatch.setattr(X.Crossover, "_exchange", exchange)
+    for seed in range(3):
+        p = _random_qp(seed, m=40, n=60, rank=4, support=20)
+        ref = _highs_qp(p)
+        assert isinstance(ref, tuple)
+        out = crossover(p, np.zeros(60), np.zeros(40), np.zeros(60), 1e-9)
+        assert out is not None
+        _assert_qp_optimum(p, out, ref)
+    assert exchanges[0] > 0                      # rank-one updates were used
+    assert worst[0] < 1e-9
+
+
+def _convex_fit(n, seed=0):
+    """liswet's shape: min 1/2 ||x||^2 - d'x over convex sequences (second differences >= 0),
+    for nearly linear noisy data d, so that nearly every row is active and the basis of
+    second differences is badly conditioned."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, n)
+    d = 0.01 * np.sin(3 * t) + 0.05 * rng.standard_normal(n)
+    m = n - 2
+    A = sp.diags([np.ones(m), -2.0 * np.ones(m), np.ones(m)], [0, 1, 2], shape=(m, n),
+                 format="csr")
+    return Problem(-d, A, np.zeros(m), np.full(m, np.inf), np.full(n, -np.inf),
+                   np.full(n, np.inf), Q=sp.identity(n, format="csr"))
+
+
+def test_a_liswet_like_qp_is_solved_and_its_face_goes_to_the_polisher():
+    from gpulp.active_set import FREE, LOWER, ActiveSetPolisher
+    p = _convex_fit(4000)
+    ref = _highs_qp(p)
+    assert isinstance(ref, tuple)
+    rough = gpulp.solve(p, tol=1e-9, iteration_limit=200, device="cpu", presolve=False,
+                        active_set=False, crossover=False)
+    out = crossover(p, rough.x, rough.y, rough.z, 1e-9)
+    assert out is not None
+    _assert_qp_optimum(p, out, ref)
+    act = out.y > 0
+    cs = np.full(p.num_cols, FREE, dtype=np.int8)
+    rs = np.where(act, LOWER, FREE).astype(np.int8)
+    # multipliers refitted to the exact x from wrong ones: what is left of the free columns'
+    # reduced costs drops from the error put in to rounding
+    pol = ActiveSetPolisher(p)
+    y_wrong = out.y + np.where(act, 1e-4 * np.random.default_rng(0).standard_normal(p.num_rows), 0)
+
+    def dual_error(y):
+        return float(np.abs(-np.asarray(p.c) - out.x + p.A.T @ y).max())   # Q = I, min -d'x
+
+    assert dual_error(y_wrong) > 1e-5
+    assert dual_error(pol._refit_multipliers(cs, rs, out.x, y_wrong)) < 1e-9
+    # the optimal face is verified at 1e-6 (its own KKT solve misses: the system is nearly
+    # singular; the basis's x with its noisy multipliers refitted passes), and a wrong face (a
+    # tenth of the active rows released) is corrected from
+    xf, yf = pol._solve_guess(cs, rs)
+    assert not kkt_check(p, xf, yf, pol._reduced_costs(xf, yf, cs), 1e-6).ok
+    assert not kkt_check(p, out.x, y_wrong, pol._reduced_costs(out.x, y_wrong, cs), 1e-6).ok
+    face = pol.solve_face(cs, rs, 1e-6, x_alt=out.x, y_alt=y_wrong)
+    assert face is not None and face.report.ok
+    assert face.report.primal_objective == pytest.approx(ref[0], rel=1e-7, abs=1e-7)
+
+
+def test_a_wrong_face_is_corrected_by_active_set_rounds():
+    from gpulp.active_set import FREE, LOWER, UPPER, ActiveSetPolisher
+    for seed in range(3):
+        p = _random_qp(seed)
+        ref = _highs_qp(p)
+        assert isinstance(ref, tuple)
+        out = crossover(p, np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols), 1e-9)
+        assert out is not None
+        rs = np.where(out.y > 1e-9, LOWER, np.where(out.y < -1e-9, UPPER, FREE)).astype(np.int8)
+        cs = np.where(out.z > 1e-9, LOWER, np.where(out.z < -1e-9, UPPER, FREE)).astype(np.int8)
+        assert (rs != FREE).sum() >= 2
+        wrong = rs.copy()
+        wrong[np.flatnonzero(rs != FREE)[:2]] = FREE      # two active rows released
+        pol = ActiveSetPolisher(p)
+        assert pol.solve_face(cs, rs, 1e-9) is not None   # the right face at once
+        xw, yw = pol._solve_guess(cs, wrong)
+        assert not kkt_check(p, xw, yw, pol._reduced_costs(xw, yw, cs), 1e-9).ok
+        fixed = pol.solve_face(cs, wrong, 1e-9)           # the wrong one after corrections
+        assert fixed is not None
+        assert fixed.report.primal_objective == pytest.approx(ref[0], rel=1e-8, abs=1e-8)
