@@ -202,3 +202,23 @@ def test_shared_netlib_set_and_references(shared_instances):
     afiro = next(s for s in specs if s.name == "netlib/afiro.mps.gz")
     ref = shared_reference(afiro, root)
     assert ref["status"] == "optimal" and ref["objective"] == pytest.approx(-464.753, rel=1e-5)
+
+
+def test_a_shared_reference_erratum_applies_only_to_the_value_it_corrects(tmp_path):
+    import json
+
+    from bench.sets import InstanceSpec
+    root = tmp_path
+    (root / "maros-meszaros").mkdir()
+    ref_file = root / "maros-meszaros" / "reference.json"
+    spec = InstanceSpec("maros-meszaros/liswet8.qps.gz", path=str(root / "x"))
+    ref_file.write_text(json.dumps({"liswet8.qps.gz": {"objective": 7144.7006,
+                                                       "status": "Optimal"}}))
+    ref = shared_reference(spec, root)
+    assert ref["objective"] == pytest.approx(714.47006)
+    assert "reference_errata.json" in ref["source"]
+    # once the shared value is fixed (or differs), it is used as it is
+    ref_file.write_text(json.dumps({"liswet8.qps.gz": {"objective": 714.47006,
+                                                       "status": "Optimal"}}))
+    ref = shared_reference(spec, root)
+    assert ref["objective"] == 714.47006 and "errata" not in ref["source"]

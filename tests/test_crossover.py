@@ -466,3 +466,26 @@ def test_a_wrong_face_is_corrected_by_active_set_rounds():
         fixed = pol.solve_face(cs, wrong, 1e-9)           # the wrong one after corrections
         assert fixed is not None
         assert fixed.report.primal_objective == pytest.approx(ref[0], rel=1e-8, abs=1e-8)
+
+
+def test_a_qps_crossover_starts_again_from_a_much_better_iterate(monkeypatch):
+    # liswet5: a start from an iterate with a KKT error of 1e-3 guessed a superbasic set that
+    # took thousands of steps; from 1e-5 the crossover needs a hundred
+    from gpulp.active_set import ActiveSetPolisher
+    p = _random_qp(6, m=40, n=60)
+    starts = []
+    real_start = Crossover.start
+
+    def start(self, x, y, z):
+        starts.append(1)
+        return real_start(self, x, y, z)
+
+    def run(self, tol, deadline=math.inf, max_pivots=1_000_000):
+        return None                     # never finishes, keeps its basis
+
+    monkeypatch.setattr(ActiveSetPolisher, "attempt", lambda self, *a, **k: None)
+    monkeypatch.setattr(Crossover, "start", start)
+    monkeypatch.setattr(Crossover, "run", run)
+    res = gpulp.solve(p, tol=1e-9, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL     # PDHG itself
+    assert len(starts) >= 2
