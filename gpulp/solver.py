@@ -268,7 +268,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # a QP whose iterate already passes does not wait for the crossover
             if out is None and xover is not None and not (converged and problem.Q is not None
                                                            and not resuming):
+                t_pol = time.perf_counter() - now
                 now = time.perf_counter()
+                if last:        # past the limit, polisher and crossover share the budget
+                    budget = max(budget - t_pol, 0.05)
                 out = xover_attempt(x, y, z, budget, last, converged, resuming, now, err)
                 how = "the crossover"
         if out is None:
