@@ -211,6 +211,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     xover_next = [math.inf]
     polish_due = [False]     # the last on_stats() was a polishing moment
     xover_err = [math.inf]   # the KKT error of the iterate the crossover started from
+    rough = [False]          # a time mark with an error above 0.1: the crossover only
 
     def on_stats(stats):
         table(stats)
@@ -228,8 +229,12 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     def polish_moment(err, now):
         if time_marks and now >= time_marks[0]:
             time_marks.pop(0)
-            return err <= 0.1
+            # the crossover needs no close point: at the marks it starts from any iterate
+            # (qpilotno: PDHG's error stays above 1 after 2 s)
+            rough[0] = err > 0.1
+            return err <= 0.1 or (xover is not None and not xover.basis_kept)
         scheduled[0] = False
+        rough[0] = False
         if now >= next_time[0]:
             next_time[0] = t0 + 1.5 * (now - t0)
             scheduled[0] = err <= 0.1 and err > tol_loop
@@ -262,7 +267,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             budget = (0.05 if last else 0.2) * (now - t0) + 0.2
             if not last:
                 budget = min(budget, deadline - now)
-            if polisher is not None and (not resuming or polish_due[0] or last):
+            if polisher is not None and (not resuming or polish_due[0] or last) and not rough[0]:
                 out = polish_attempt(x, y, z, budget, last)
                 how = "active-set polishing"
             # a QP whose iterate already passes does not wait for the crossover

@@ -489,3 +489,27 @@ def test_a_qps_crossover_starts_again_from_a_much_better_iterate(monkeypatch):
     res = gpulp.solve(p, tol=1e-9, device="cpu", presolve=False)
     assert res.status == Status.OPTIMAL     # PDHG itself
     assert len(starts) >= 2
+
+
+def test_the_crossover_starts_at_a_time_mark_from_a_rough_iterate(monkeypatch):
+    # qpilotno: PDHG's error stays above 1 after 2 s, so no polishing moment ever comes; at
+    # half the time limit the crossover starts from the iterate anyway
+    import dataclasses
+
+    import gpulp.pdhg as pdhg
+    real_run = pdhg.Engine.run
+
+    def run(self, tol, infeasibility_tol, deadline, on_stats=None, criterion="kkt"):
+        def rough(stats):                   # the solver sees an error of 5 throughout
+            return on_stats(dataclasses.replace(stats, primal_residual=5.0))
+        ev = real_run(self, 1e-300, infeasibility_tol, deadline,     # never converges
+                      on_stats=rough if on_stats is not None else None, criterion=criterion)
+        return dataclasses.replace(ev, stats=dataclasses.replace(ev.stats, primal_residual=5.0))
+
+    monkeypatch.setattr(pdhg.Engine, "run", run)
+    p = _random_lp(3, m=60, n=90)
+    obj = _highs_optimum(p)
+    assert obj is not None
+    res = gpulp.solve(p, tol=1e-9, time_limit=2.0, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.message == "crossover", res.message
+    assert res.objective == pytest.approx(obj, rel=1e-9, abs=1e-9)
