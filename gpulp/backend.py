@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CpuBackend", "CupyBackend", "get_backend", "gpu_unavailable_reason", "kernel_path",
+__all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "gpu_unavailable_reason", "kernel_path",
            "kernel_names", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
@@ -165,9 +165,76 @@ def _window(K, quadratic, scal, a_ip, a_ix, a_d, at_ip, at_ix, at_d, q_ip, q_ix,
         _dual_step(i, i != K - 1, scal, y, axbar, rl, ru, y0, yhat)
 
 
+def _matching(ptr, idx, row_of, col_of, dist, queue, stack, pos):
+    """Maximum matching of a bipartite pattern (Hopcroft-Karp): column j's rows are
+    idx[ptr[j]:ptr[j+1]]; row_of[j] / col_of[i] start at -1 and end as the partners. A column
+    whose search fails is marked dead for the rest of its phase, so that each phase costs one pass
+    over the pattern (scipy's version, without that mark, takes exponential time on grid-like
+    patterns: scipy issue 26147)."""
+    ncol = ptr.size - 1
+    dead = ncol + 1
+    for j in range(ncol):                       # greedy start
+        for k in range(ptr[j], ptr[j + 1]):
+            if col_of[idx[k]] < 0:
+                col_of[idx[k]] = j
+                row_of[j] = idx[k]
+                break
+    while True:
+        tail = 0                                # breadth-first layers from the free columns
+        for j in range(ncol):
+            if row_of[j] < 0:
+                dist[j] = 0
+                queue[tail] = j
+                tail += 1
+            else:
+                dist[j] = dead
+        head = 0
+        found = False
+        while head < tail:
+            j = queue[head]
+            head += 1
+            for k in range(ptr[j], ptr[j + 1]):
+                j2 = col_of[idx[k]]
+                if j2 < 0:
+                    found = True
+                elif dist[j2] == dead:
+                    dist[j2] = dist[j] + 1
+                    queue[tail] = j2
+                    tail += 1
+        if not found:
+            return
+        for j0 in range(ncol):                  # depth-first augmenting paths along the layers
+            if row_of[j0] >= 0 or dist[j0] != 0:
+                continue
+            top = 0
+            stack[0] = j0
+            pos[j0] = ptr[j0]
+            while top >= 0:
+                j = stack[top]
+                if pos[j] == ptr[j + 1]:        # dead end for this phase
+                    dist[j] = dead
+                    top -= 1
+                    continue
+                i = idx[pos[j]]
+                pos[j] += 1
+                j2 = col_of[i]
+                if j2 < 0:                      # a free row: flip the path
+                    for t in range(top, -1, -1):
+                        jj = stack[t]
+                        ii = idx[pos[jj] - 1]
+                        col_of[ii] = jj
+                        row_of[jj] = ii
+                        dist[jj] = dead
+                    break
+                if dist[j2] == dist[j] + 1:
+                    top += 1
+                    stack[top] = j2
+                    pos[j2] = ptr[j2]
+
+
 _BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
-           "window": _window, "kkt_terms": _kkt_terms}
+           "window": _window, "kkt_terms": _kkt_terms, "matching": _matching}
 _CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
 _JITTED = {}
 
@@ -187,6 +254,20 @@ def _jit(name, parallel):
         fn.__qualname__ = fname
         _JITTED[key] = numba.njit(cache=True, parallel=parallel, nogil=True)(fn)
     return _JITTED[key]
+
+
+def max_matching(ptr, idx, nrows):
+    """A maximum matching of the bipartite pattern whose column j has the rows
+    idx[ptr[j]:ptr[j+1]] (a CSC pattern; duplicates allowed): (row_of, col_of), each partner or
+    -1. A host routine (Numba), used by the crossover's basis repair."""
+    ptr = np.ascontiguousarray(ptr, dtype=np.int64)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    ncol = ptr.size - 1
+    row_of = np.full(ncol, -1, dtype=np.int64)
+    col_of = np.full(int(nrows), -1, dtype=np.int64)
+    work = [np.zeros(ncol, dtype=np.int64) for _ in range(4)]
+    _jit("matching", False)(ptr, idx, row_of, col_of, *work)
+    return row_of, col_of
 
 
 @dataclass

@@ -822,13 +822,11 @@ def _repair(M, basic, m, n):
 def _unmatched(C):
     """(columns, rows) of C (square, sparse) that a maximum matching of its pattern leaves
     unmatched, paired in order; empty when C is structurally nonsingular."""
-    from scipy.sparse.csgraph import maximum_bipartite_matching
-    pattern = sp.csr_matrix((np.ones(C.nnz), C.indices, C.indptr), shape=C.shape)
-    row_of = maximum_bipartite_matching(pattern, perm_type="row")   # per column, its row
+    from .backend import max_matching
+    Cc = C.tocsc()
+    row_of, col_of = max_matching(Cc.indptr, Cc.indices, C.shape[0])
     cols = np.flatnonzero(row_of < 0)
-    matched = np.zeros(C.shape[0], dtype=bool)
-    matched[row_of[row_of >= 0]] = True
-    return cols, np.flatnonzero(~matched)[:cols.size]
+    return cols, np.flatnonzero(col_of < 0)[:cols.size]
 
 
 def _dense_pivots(C):

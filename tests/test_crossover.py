@@ -351,6 +351,56 @@ def test_basis_repair_gives_a_nonsingular_basis_with_lapack_and_with_superlu(mon
         assert np.linalg.matrix_rank(M.toarray()[:, out]) == m, t
 
 
+def _ladder(L):
+    """A square pattern (2L + 2) with a full matching that a greedy start misses by one column,
+    f (the last), whose augmenting path runs f -> r_a -> g -> r_c only after f's first rows lead
+    into a ladder: level l's two columns reach both rows of level l + 1 and no free row. A search
+    that does not mark the ladder's dead ends walks its 2^L paths (4x per 2 levels measured; scipy
+    issue 26147, which hung the crossover's repair of cont-100)."""
+    def r(level, a):
+        return 2 * (level - 1) + a
+    ra, rc = 2 * L, 2 * L + 1
+    cols = [[r(level, a)] + ([r(level + 1, 0), r(level + 1, 1)] if level < L else [])
+            for level in range(1, L + 1) for a in (0, 1)]
+    cols += [[ra, rc], [r(1, 0), r(1, 1), ra]]
+    ptr = np.cumsum([0] + [len(c) for c in cols])
+    return ptr, np.concatenate(cols), 2 * L + 2
+
+
+def test_the_maximum_matching_agrees_with_scipy_on_random_patterns():
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    from gpulp.backend import max_matching
+    rng = np.random.default_rng(3)
+    for t in range(200):
+        m, n = rng.integers(1, 40, size=2)
+        A = sp.random(m, n, density=rng.uniform(0.0, 0.3), random_state=t, format="csc")
+        row_of, col_of = max_matching(A.indptr, A.indices, m)
+        ref = maximum_bipartite_matching(A.tocsr(), perm_type="row")
+        assert (row_of >= 0).sum() == (ref >= 0).sum(), t
+        for j in np.flatnonzero(row_of >= 0):
+            assert A[row_of[j], j] != 0 and col_of[row_of[j]] == j
+        assert (col_of >= 0).sum() == (row_of >= 0).sum()
+
+
+def test_the_maximum_matching_marks_dead_ends_on_a_ladder():
+    # in a child process with a time limit, so that an exponential search fails rather than hangs
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from gpulp.backend import max_matching
+        ptr = np.array({_ladder(60)[0].tolist()}); idx = np.array({_ladder(60)[1].tolist()})
+        row_of, col_of = max_matching(ptr, idx, {_ladder(60)[2]})
+        print(int((row_of >= 0).sum()), int(row_of[-1]), int(row_of[-2]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["122", "120", "121"]     # full; f takes r_a, g takes r_c
+
+
 def test_sparse_pivots_mark_the_dependent_columns():
     import gpulp.crossover as X
     rng = np.random.default_rng(2)
