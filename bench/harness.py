@@ -153,7 +153,7 @@ def run_pair(spec: InstanceSpec, solver: str, *, tol, time_limit, grace, load_li
              log_path, threads=None, options=None, poll=0.05) -> dict:
     """Run one pair in a fresh worker process; always returns a raw result dict."""
     job = {"instance": spec.to_dict(), "solver": solver, "tol": tol, "time_limit": time_limit,
-           "threads": threads, "options": options or {}}
+           "grace": grace, "threads": threads, "options": options or {}}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + (
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))

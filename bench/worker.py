@@ -16,6 +16,7 @@ Must not know: timeouts, references or reports.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import os
@@ -83,6 +84,12 @@ def run_job(job: dict, marker_path=None) -> dict:
             "qp": problem.is_qp, "read_time": read_time, "reader": reader}
     if marker_path:
         _write_json(marker_path, meta)
+    # a worker still solving shortly before the harness kills it writes every thread's stack to
+    # its log (the log of a killed pair then says where the solver was)
+    grace = float(job.get("grace") or 0.0)
+    limit = float(job["time_limit"]) + grace - min(0.5 * grace, 5.0)
+    if grace > 0 and math.isfinite(limit):
+        faulthandler.dump_traceback_later(limit, exit=False)
     try:
         out = solve(problem, tol=job["tol"], time_limit=job["time_limit"],
                     threads=job.get("threads"), options=job.get("options") or {})
@@ -90,6 +97,8 @@ def run_job(job: dict, marker_path=None) -> dict:
         traceback.print_exc()
         return {**meta, "status": "error", "solver_status": type(exc).__name__,
                 "message": _one_line(exc)}
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     result = {**meta, "status": out.status, "solver_status": out.solver_status,
               "time": out.time, "load_time": out.load_time, "objective": _num(out.objective),
               "iterations": int(out.iterations), "device": out.device, "message": out.message,
@@ -100,6 +109,11 @@ def run_job(job: dict, marker_path=None) -> dict:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # gpulp's progress lines go to the pair's log (bench/<out>/logs/), with the seconds since start
+    import logging
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(relativeCreated)9.0f ms %(name)s: %(message)s")
+    logging.getLogger("gpulp").setLevel(logging.INFO)
     job_path, result_path = argv[0], argv[1]
     marker = argv[2] if len(argv) > 2 else None
     with open(job_path) as f:

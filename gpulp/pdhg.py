@@ -456,14 +456,16 @@ class Engine:
             if cand is not None:
                 self._pending = stats
                 return EngineEvent(cand, stats)
+            # the deadline comes before an interruption: past it, a caller that interrupts
+            # at every check (a crossover slice that is always due) would never get a limit
+            if time.perf_counter() >= deadline:
+                return EngineEvent("time_limit", stats)
             if interrupt:
                 self._pending = stats
                 return EngineEvent("interrupted", stats)
             self._decide(stats)
             if self.iterations >= o.iteration_limit:
                 return EngineEvent("iteration_limit", stats)
-            if time.perf_counter() >= deadline:
-                return EngineEvent("time_limit", stats)
 
     # -------------------------------------------------------------------------------- output
     def solution(self):

@@ -186,7 +186,12 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     logger.info(f"device {be.description}; ||A||_2 = {engine.norm_a:.4g}, step {engine.eta:.4g}, "
                 f"window K = {engine.K}")
 
-    deadline = t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
+    # the limit itself (`hard`) ends the last attempt after it; the iterations and every earlier
+    # attempt stop a twentieth (+0.2 s, at most a quarter) before it, so that the last attempt
+    # (polishing and the crossover, sharing that time) still ends by the limit
+    hard = t0 + opts.time_limit if math.isfinite(opts.time_limit) else math.inf
+    deadline = (hard - min(0.05 * opts.time_limit + 0.2, 0.25 * opts.time_limit)
+                if math.isfinite(hard) else math.inf)
     table = IterationTable()
     tol_loop = opts.tol
     inf_tol = opts.infeasibility_tol
@@ -265,8 +270,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # limit)
             now = time.perf_counter()
             budget = (0.05 if last else 0.2) * (now - t0) + 0.2
-            if not last:
-                budget = min(budget, deadline - now)
+            budget = min(budget, (hard if last else deadline) - now)
+            if budget <= 0.0:
+                return None
             if polisher is not None and (not resuming or polish_due[0] or last) and not rough[0]:
                 out = polish_attempt(x, y, z, budget, last)
                 how = "active-set polishing"
@@ -275,8 +281,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                                                            and not resuming):
                 t_pol = time.perf_counter() - now
                 now = time.perf_counter()
-                if last:        # past the limit, polisher and crossover share the budget
-                    budget = max(budget - t_pol, 0.05)
+                if last:        # after the iterations, polisher and crossover share the budget
+                    budget = budget - t_pol
                 out = xover_attempt(x, y, z, budget, last, converged, resuming, now, err)
                 how = "the crossover"
         if out is None:
@@ -311,8 +317,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             budget = 0.25 * (now - t0) + 0.5
         elif resuming and not last:
             budget = max(0.1, 0.1 * (now - t0))       # a crossover slice
-        if not last:
-            budget = min(budget, deadline - now)
+        budget = min(budget, (hard if last else deadline) - now)
+        if budget <= 0.0:
+            xover_next[0] = math.inf if last else now + 0.1 * (now - t0)
+            return None
         # the pivots are kept, so the crossover may take up to XOVER_SHARE times the iterating
         # time
         if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:

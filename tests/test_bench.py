@@ -80,6 +80,9 @@ def test_crash_error_and_hang_become_rows(tmp_path):
     assert "deliberate failure" in by_solver["test-raise"]["message"]
     assert by_solver["test-hang"]["status"] == "timeout"
     assert "killed" in by_solver["test-hang"]["message"]
+    # before the kill, the hung worker wrote where it was to its log
+    hang_log = next((out / "logs").glob("*--test-hang.log")).read_text()
+    assert "Timeout" in hang_log and "_test_hang" in hang_log, hang_log
     assert not any(r["solved"] for r in rows)
     assert all(r["nnz"] == by_solver["test-crash"]["nnz"] > 0 for r in rows)
     assert len((out / "results.jsonl").read_text().splitlines()) == 3

@@ -563,3 +563,35 @@ def test_the_crossover_starts_at_a_time_mark_from_a_rough_iterate(monkeypatch):
     res = gpulp.solve(p, tol=1e-9, time_limit=2.0, device="cpu", presolve=False)
     assert res.status == Status.OPTIMAL and res.message == "crossover", res.message
     assert res.objective == pytest.approx(obj, rel=1e-9, abs=1e-9)
+
+
+def test_a_crossover_that_never_finishes_does_not_keep_the_solve_past_its_limit(monkeypatch):
+    # stadat3 in the benchmark: past the limit, each crossover slice got no time and returned
+    # at once, the next slice was due at once, and the engine returned "interrupted" before it
+    # looked at the deadline: the solve ran until the harness killed it
+    import time as _time
+
+    import gpulp.pdhg as pdhg
+    real_run = pdhg.Engine.run
+    p = _random_lp(4, m=60, n=90)
+    gpulp.solve(p, iteration_limit=64, device="cpu")       # compiled before the clock starts
+    started = [math.inf]
+    calls = []
+
+    def never_converges(self, tol, infeasibility_tol, deadline, on_stats=None, criterion="kkt"):
+        return real_run(self, 1e-300, infeasibility_tol, deadline, on_stats=on_stats,
+                        criterion=criterion)
+
+    def slice_without_an_answer(self, tol, deadline=math.inf, max_pivots=1_000_000):
+        calls.append(deadline)
+        assert _time.perf_counter() < started[0] + 15.0, "still solving 13 s past a 2-s limit"
+        return None
+
+    monkeypatch.setattr(pdhg.Engine, "run", never_converges)
+    monkeypatch.setattr(Crossover, "run", slice_without_an_answer)
+    started[0] = _time.perf_counter()
+    res = gpulp.solve(p, tol=1e-9, time_limit=2.0, device="cpu", presolve=False)
+    assert res.status == Status.TIME_LIMIT
+    assert calls, "the crossover never got a slice"
+    # every slice ends by the limit: the last attempt's as well
+    assert max(calls) <= started[0] + 2.0 + 0.05
