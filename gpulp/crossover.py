@@ -497,15 +497,16 @@ class Crossover:
     def _dense_direction(self, sup, dS):
         """(p, Z_B p) from the reduced Hessian formed whole, for few superbasic variables (see
         _reduced_hessian), by its eigendecomposition. Where dS has a part in the null space
-        (zero curvature), p is minus that part, a ray to the nearest bound; otherwise p is the
-        Newton step."""
+        (zero curvature) above 1e-6 of its size, p is minus that part, a ray to the nearest bound;
+        otherwise p is the Newton step (a smaller part is rounding in the eigenvectors: as a ray
+        it gave qscfxm3 no descent, and the crossover stalled)."""
         ZB, Hr = self._reduced_hessian(sup)
         lam, U = np.linalg.eigh(Hr)
         big = max(float(lam.max(initial=0.0)), 1e-300)
         pos = lam > 1e-11 * max(big, self.hnorm)
         coef = U.T @ dS
         null = U[:, ~pos] @ coef[~pos]
-        if float(np.linalg.norm(null)) > 1e-9 * float(np.linalg.norm(dS)):
+        if float(np.linalg.norm(null)) > 1e-6 * float(np.linalg.norm(dS)):
             p = -null
         else:
             p = -(U[:, pos] @ (coef[pos] / lam[pos]))
@@ -683,7 +684,11 @@ class Crossover:
         tmax = min(float(r1.min(initial=np.inf)), a_star)
         if not np.isfinite(tmax):
             # a ray without curvature or bounds: unbounded, if the descent along it is real
-            return "unbounded" if -slope > dtol * float(np.linalg.norm(t)) else "stalled"
+            if -slope > dtol * float(np.linalg.norm(t)):
+                return "unbounded"
+            logger.debug(f"crossover: stalled on a ray without curvature, bounds or descent "
+                         f"(slope {slope:.1e}, |S| {sup.size})")
+            return "stalled"
         elig = np.flatnonzero(r0 <= tmax)
         k = int(elig[np.argmax(np.abs(tv[elig]))])
         alpha = max(float(r0[k]), 0.0)
@@ -697,6 +702,8 @@ class Crossover:
         row = MS.T @ fac.btran(np.eye(1, m, k).ravel())   # row k of M_B^-1 M_S
         jpos = int(np.argmax(np.abs(row)))
         if not abs(row[jpos]) > 1e-9 * max(1.0, float(np.max(np.abs(row)))):
+            logger.debug(f"crossover: stalled: no superbasic variable can replace basic "
+                         f"{j_out} (largest entry {abs(row[jpos]):.1e}, |S| {sup.size})")
             return "stalled"
         q = int(sup[jpos])
         col = self._column(q)

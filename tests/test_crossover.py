@@ -595,3 +595,28 @@ def test_a_crossover_that_never_finishes_does_not_keep_the_solve_past_its_limit(
     assert calls, "the crossover never got a slice"
     # every slice ends by the limit: the last attempt's as well
     assert max(calls) <= started[0] + 2.0 + 0.05
+
+
+def test_a_rounding_size_part_of_the_reduced_gradient_on_a_flat_direction_is_not_a_ray():
+    # qscfxm3: a joining variable's reduced gradient had a part of 1e-9 of its size along a
+    # direction of zero curvature (rounding in the eigenvectors); that part was taken as a ray,
+    # whose slope (-4e-30) was no descent, and the crossover stalled. The Newton step on the
+    # curved part is the step to take.
+    import types
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    lam = np.array([0.0, 0.0, 1.0, 30.0, 1e3, 1e6])
+    Hr = (U * lam) @ U.T
+    Hr = 0.5 * (Hr + Hr.T)
+    curved = U[:, 2:] @ rng.normal(size=4)
+    flat = U[:, 0]
+    ZB = np.eye(6)
+    fake = types.SimpleNamespace(_reduced_hessian=lambda sup: (ZB, Hr), hnorm=1e6)
+    for size in (1e-8, 1e-7):              # below the threshold: Newton on the curved part
+        dS = curved + size * np.linalg.norm(curved) * flat
+        p, _ = Crossover._dense_direction(fake, np.arange(6), dS)
+        newton = -np.linalg.lstsq(Hr, curved, rcond=1e-12)[0]
+        assert np.allclose(p, newton, rtol=1e-6, atol=1e-9 * np.linalg.norm(newton))
+    dS = curved + 1e-3 * np.linalg.norm(curved) * flat   # a real part along it: the ray
+    p, _ = Crossover._dense_direction(fake, np.arange(6), dS)
+    assert abs(p @ flat) > 0.99 * np.linalg.norm(p) and dS @ p < 0
