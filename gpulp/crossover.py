@@ -855,19 +855,27 @@ def _dense_pivots(C):
 
 def _sparse_pivots(C):
     """_dense_pivots through SuperLU (COLAMD order, partial pivoting). SuperLU stops on an
-    exactly singular matrix; then C gets a random diagonal of 1e-13 of each column's size (an
-    empty column: of the largest), which makes it structurally and almost surely numerically
-    nonsingular, and is far below the 1e-9 at which a pivot counts as unusable. Where the
-    elimination still meets an exact zero, a larger diagonal (1e-11) is tried. (The diagonal
-    pairs rows and columns arbitrarily, so it can cost much fill: it is the fallback.)"""
+    exactly singular matrix; then a random 1e-13 of each column's size (an empty column: of the
+    largest) is added along a maximum matching of C's pattern, which makes C almost surely
+    numerically nonsingular (the determinant, as a polynomial in those entries, has their product
+    as a term) and is far below the 1e-9 at which a pivot counts as unusable. Where the
+    elimination still meets an exact zero, a larger one (1e-11) is tried. The matched entries are
+    entries of C, so the pattern and the fill stay C's; a plain diagonal paired rows and columns
+    arbitrarily and took 28 s and 33 million entries on a 9,586-column basis of cont-100, where
+    C alone takes 0.04 s. Columns the matching leaves out get the diagonal."""
+    from .backend import max_matching
     k = C.shape[0]
     colmax = abs(C).max(axis=0).toarray().ravel()
     colmax = np.where(colmax > 0, colmax, max(float(colmax.max(initial=0.0)), 1.0))
+    Cc = C.tocsc()
+    row_of, _ = max_matching(Cc.indptr, Cc.indices, k)
+    jrow = np.where(row_of >= 0, row_of, np.arange(k))
     rng = np.random.default_rng(0)
     for size in (0.0, 1e-13, 1e-11):
         jitter = size * colmax * (1.0 + rng.random(k))
         try:
-            lu = spla.splu((C + sp.diags(jitter)).tocsc() if size else C, permc_spec="COLAMD",
+            J = sp.csc_matrix((jitter, (jrow, np.arange(k))), shape=C.shape)
+            lu = spla.splu((Cc + J).tocsc() if size else Cc, permc_spec="COLAMD",
                            options=dict(DiagPivotThresh=1.0, Equil=False))
             break
         except RuntimeError as exc:              # exactly singular

@@ -415,6 +415,40 @@ def test_sparse_pivots_mark_the_dependent_columns():
     assert np.linalg.matrix_rank(D) == 30
 
 
+def test_sparse_pivots_jitter_along_a_matching_and_keeps_the_pattern(monkeypatch):
+    # cont-100: after an exactly singular SuperLU factorisation, a random diagonal added to a
+    # 9,586-column basis took 28 s and 33 million entries (the solve ran 26 s past its limit);
+    # along a maximum matching the pattern, and so the fill, stay C's
+    import scipy.sparse.linalg as spla
+
+    import gpulp.crossover as X
+    rng = np.random.default_rng(4)
+    k = 300
+    perm = rng.permutation(k)
+    C = (sp.random(k, k, density=0.01, random_state=4)
+         + sp.csr_matrix((rng.uniform(1, 2, k), (perm, np.arange(k))), shape=(k, k))).tocsc()
+    C = C.tolil()
+    C[:, 7] = C[:, 3].toarray() * 2.0 - C[:, 11].toarray()   # dependent: one column comes out
+    C = C.tocsc()
+    C.eliminate_zeros()
+    assert C.diagonal().nonzero()[0].size < k / 2     # a diagonal would add entries
+    real_splu = spla.splu
+    seen = []
+
+    def splu(A, **kw):
+        seen.append(A.copy())
+        if len(seen) == 1:
+            raise RuntimeError("Factor is exactly singular")    # as SuperLU says it
+        return real_splu(A, **kw)
+
+    monkeypatch.setattr(X.spla, "splu", splu)
+    bad, rows = X._sparse_pivots(C)
+    assert len(seen) == 2
+    pattern = lambda M: set(zip(*sp.coo_matrix(M).nonzero()))     # noqa: E731
+    assert pattern(seen[1]) == pattern(C)
+    assert bad.size == 1 and bad[0] in (3, 7, 11)
+
+
 def test_the_reduced_hessian_kept_between_steps_matches_one_formed_afresh(monkeypatch):
     import gpulp.crossover as X
     real = X.Crossover._reduced_hessian
