@@ -868,15 +868,19 @@ def _sparse_pivots(C):
     colmax = abs(C).max(axis=0).toarray().ravel()
     colmax = np.where(colmax > 0, colmax, max(float(colmax.max(initial=0.0)), 1.0))
     Cc = C.tocsc()
-    row_of, _ = max_matching(Cc.indptr, Cc.indices, k)
-    jrow = np.where(row_of >= 0, row_of, np.arange(k))
     rng = np.random.default_rng(0)
+    jrow = None
     for size in (0.0, 1e-13, 1e-11):
         jitter = size * colmax * (1.0 + rng.random(k))
         try:
-            J = sp.csc_matrix((jitter, (jrow, np.arange(k))), shape=C.shape)
-            lu = spla.splu((Cc + J).tocsc() if size else Cc, permc_spec="COLAMD",
-                           options=dict(DiagPivotThresh=1.0, Equil=False))
+            if size:
+                if jrow is None:            # the matching, only once C proved singular
+                    row_of, _ = max_matching(Cc.indptr, Cc.indices, k)
+                    jrow = np.where(row_of >= 0, row_of, np.arange(k))
+                A = (Cc + sp.csc_matrix((jitter, (jrow, np.arange(k))), shape=C.shape)).tocsc()
+            else:
+                A = Cc
+            lu = spla.splu(A, permc_spec="COLAMD", options=dict(DiagPivotThresh=1.0, Equil=False))
             break
         except RuntimeError as exc:              # exactly singular
             err = exc

@@ -388,11 +388,12 @@ def test_the_maximum_matching_marks_dead_ends_on_a_ladder():
     import subprocess
     import sys
     import textwrap
+    ptr, idx, k = _ladder(60)
     code = textwrap.dedent(f"""
         import numpy as np
         from gpulp.backend import max_matching
-        ptr = np.array({_ladder(60)[0].tolist()}); idx = np.array({_ladder(60)[1].tolist()})
-        row_of, col_of = max_matching(ptr, idx, {_ladder(60)[2]})
+        ptr = np.array({ptr.tolist()}); idx = np.array({idx.tolist()})
+        row_of, col_of = max_matching(ptr, idx, {k})
         print(int((row_of >= 0).sum()), int(row_of[-1]), int(row_of[-2]))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
