@@ -89,15 +89,47 @@ class _DenseLU:
 
 
 def _factor(K):
-    """LU of K: LAPACK for small or dense-ish matrices (SuperLU's BLAS calls fail with
-    'illegal value' on dense supernodes), SuperLU for sparse ones."""
+    """LU of K (quasi-definite): LAPACK for small or dense-ish matrices (SuperLU's BLAS calls
+    fail with 'illegal value' on dense supernodes), SuperLU for sparse ones.
+
+    A quasi-definite matrix has an LDL' factorisation in any symmetric order, so SuperLU is
+    first run in its symmetric mode: a minimum-degree order of K + K' and the diagonal pivots
+    taken as they come. That keeps the fill of a saddle-point system low (cvxqp1l's 11,300
+    rows: 3.6 million entries in 0.6 s, against 15 million in 10 s with COLAMD and partial
+    pivoting, and 36 million in 40 s with any pivoting threshold above zero). Diagonal pivots
+    are stable only when the order happens to take them well, so the factor is checked by its
+    backward error on one solve, and partial pivoting is the fallback."""
     n = K.shape[0]
     dense = K.nnz > 0.02 * n * n
     if n <= 300 or (dense and n <= 3000):
         return _DenseLU(K)          # a singular regularised matrix is impossible, but be safe
     if dense:
         raise RuntimeError("too large and too dense for a direct factorisation here")
-    return spla.splu(K.tocsc(), permc_spec="COLAMD")
+    K = K.tocsc()
+    try:
+        lu = spla.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options=dict(SymmetricMode=True))
+        if _stable(K, lu):
+            return lu
+        logger.debug("active-set polish: the symmetric factorisation is unstable; pivoting")
+    except RuntimeError:        # an exactly zero pivot
+        pass
+    return spla.splu(K, permc_spec="COLAMD")
+
+
+def _stable(K, lu) -> bool:
+    """Whether the factor `lu` of K solves K v = b, for a b of mixed signs, with a small
+    normwise backward error: ||K v - b|| <= 1e-10 (||K|| ||v|| + ||b||) in the max norm. An
+    unstable order shows as growth, by the size of the pivots' ratios; a nearly singular K
+    does not (cvxqp1l: ||v|| = 5e8 and a backward error of 8e-14, as with pivoting)."""
+    b = np.cos(np.arange(K.shape[0]) * 1.7) + 0.5
+    with np.errstate(all="ignore"):
+        v = lu.solve(b)
+        if not np.all(np.isfinite(v)):
+            return False
+        r = float(np.max(np.abs(K @ v - b)))
+        k_inf = float(np.max(abs(K).sum(axis=1)))
+        return r <= 1e-10 * (k_inf * float(np.max(np.abs(v))) + float(np.max(np.abs(b))))
 
 
 def _solve_kkt(K, rhs, nf, nr):

@@ -201,3 +201,35 @@ def test_a_later_attempt_resumes_the_corrections_of_an_earlier_one():
     outs = [ap.attempt(rough.x, rough.y, rough.z, 1e-6, rules=("compare",)) for _ in range(6)]
     assert outs[0] is None                      # six rounds are not enough from this point
     assert any(o is not None and o.report.ok for o in outs[1:])
+
+
+def test_saddle_point_systems_get_the_symmetric_factorisation():
+    """A quasi-definite KKT matrix is factorised in SuperLU's symmetric mode (row and column
+    orders equal), which keeps its fill low, and the factor solves it stably."""
+    from gpulp.active_set import _factor
+    nf, nr = 600, 300
+    Q = sp.diags([np.full(nf - 1, -1.0), np.full(nf, 2.5), np.full(nf - 1, -1.0)], [-1, 0, 1])
+    A = sp.random(nr, nf, density=0.005, random_state=2)
+    K = sp.bmat([[Q, A.T], [A, -1e-9 * sp.eye(nr)]], format="csc")
+    lu = _factor(K)
+    assert np.array_equal(lu.perm_r, lu.perm_c)
+    b = np.sin(np.arange(nf + nr))
+    v = lu.solve(b)       # rows of A that are empty make K nearly singular: a backward error
+    bound = 1e-10 * (np.max(abs(K).sum(axis=1)) * np.max(np.abs(v)) + np.max(np.abs(b)))
+    assert np.max(np.abs(K @ v - b)) <= bound
+
+
+def test_an_unstable_symmetric_order_falls_back_to_pivoting():
+    """Blocks [[1e-12, 1], [1, -1e-12]] with the tiny entry taken first as a pivot grow by
+    1e12: the backward-error check must catch it and the partial-pivoting factor solve it."""
+    import scipy.sparse.linalg as spla
+
+    from gpulp.active_set import _factor, _stable
+    block = sp.csr_matrix(np.array([[1e-12, 1.0], [1.0, -1e-12]]))
+    K = sp.block_diag([block] * 400, format="csc")
+    sym = spla.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                    options=dict(SymmetricMode=True))
+    assert not _stable(K, sym)
+    lu = _factor(K)
+    b = np.arange(800.0)
+    assert np.max(np.abs(K @ lu.solve(b) - b)) <= 1e-9 * np.max(b)
