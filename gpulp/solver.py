@@ -69,6 +69,9 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
 
 
 XOVER_SHARE = 1.0   # seconds of crossover per second of PDHG once the crossover has a basis
+# without a time limit, the crossover's rough starts (see polish_moment) come at this many
+# seconds and at each doubling of it; with a limit, at half and at 85% of it
+ROUGH_MARK = 10.0
 
 
 def _clip_sign(v, lo, hi):
@@ -204,11 +207,13 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     # vertex is checked at 1e-11 there at most, since the check on the original decides
     gate_tol = max(opts.tol, 1e-11) if reduced else opts.tol
     next_polish = [1e-3]
-    # with a time limit, also try at half and at 85% of it; and each time the elapsed time grows
+    # with a time limit, also try at half and at 85% of it (without one, at ROUGH_MARK seconds
+    # and each doubling: qpilotno took 74 s to reach an error of 0.1); and each time the elapsed time grows
     # by half from 0.25 s, since the KKT error can sit above the next decade for long while the
     # guess is already right (hs268: a gap of 1e-2 for 2 million iterations, then one 10-ms
     # solve)
-    time_marks = [t0 + f * opts.time_limit for f in (0.5, 0.85)] if math.isfinite(deadline) else []
+    time_marks = ([t0 + f * opts.time_limit for f in (0.5, 0.85)] if math.isfinite(deadline)
+                  else [t0 + ROUGH_MARK])
     next_time = [t0 + 0.25]
     scheduled = [False]      # the pending attempt comes from that time schedule
     # once the crossover has a basis, it and PDHG take turns: slices of a tenth of the elapsed
@@ -233,7 +238,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
 
     def polish_moment(err, now):
         if time_marks and now >= time_marks[0]:
-            time_marks.pop(0)
+            mark = time_marks.pop(0)
+            if not math.isfinite(deadline):     # no limit: the next mark at twice the time
+                time_marks.append(t0 + 2.0 * (mark - t0))
             # the crossover needs no close point: at the marks it starts from any iterate
             # (qpilotno: PDHG's error stays above 1 after 2 s)
             rough[0] = err > 0.1

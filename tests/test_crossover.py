@@ -655,3 +655,24 @@ def test_a_rounding_size_part_of_the_reduced_gradient_on_a_flat_direction_is_not
     dS = curved + 1e-3 * np.linalg.norm(curved) * flat   # a real part along it: the ray
     p, _ = Crossover._dense_direction(fake, np.arange(6), dS)
     assert abs(p @ flat) > 0.99 * np.linalg.norm(p) and dS @ p < 0
+
+
+def test_without_a_time_limit_the_crossover_also_starts_from_rough_iterates(monkeypatch, caplog):
+    """With no time limit, the crossover still gets rough starts (error above 0.1), at
+    ROUGH_MARK seconds and each doubling; before, it waited for an error of 0.1 (qpilotno:
+    74 s). Here the mark is shrunk so that the first window's iterate (error 0.14) is taken."""
+    import logging
+    import re
+
+    import gpulp.solver as solver_mod
+    from instances import generators
+    p = generators.transport(30, 60, seed=2)
+    ref = gpulp.solve(p, tol=1e-6, device="cpu", presolve=False)
+    monkeypatch.setattr(solver_mod, "ROUGH_MARK", 1e-6)
+    with caplog.at_level(logging.INFO, logger="gpulp"):
+        r = gpulp.solve(p, tol=1e-6, device="cpu", presolve=False)
+    starts = [float(m.group(1)) for m in re.finditer(
+        r"crossover: starts from an iterate with KKT error (\S+)", caplog.text)]
+    assert starts and starts[0] > 0.1
+    assert r.status == Status.OPTIMAL and r.message == "crossover"
+    assert r.objective == pytest.approx(ref.objective, rel=1e-8)
