@@ -93,6 +93,13 @@ class Options:
     of the others, and on q-Netlib QPs (qgrow22) the controller then stalls. Range (0, inf);
     a tiny value (1e-22) switches the floor off. LPs have no floor."""
 
+    qp_balance_decades: float = 4.0
+    """QPs: when the relative primal and dual residuals at a restart are more than this many
+    decades apart and the primal weight is more than 1e3 times away from the best-balanced
+    weight seen, the primal-weight controller returns to that weight (always at 8 decades, as
+    for LPs). On qpilotno the controller otherwise drives the weight from 1 to 4e7 while the
+    dual residual grows from 0.2 to 5e3. Range (0, inf); 8 or more switches it off."""
+
     infeasibility_tol: float = 1e-8
     """Relative violation below which a ray found from iterate differences is offered as a
     certificate (each is then checked on the original problem). Range (0, 1)."""
@@ -164,6 +171,7 @@ _RANGES = {
     "power_tol": (0.0, 1.0, False, False),
     "polish_tol": (0.0, 1.0, False, False),
     "qp_min_primal_weight": (0.0, math.inf, False, False),
+    "qp_balance_decades": (0.0, math.inf, False, False),
 }
 
 _MIN_INT = {"iteration_limit": 1, "check_every": 0, "ruiz_iterations": 0, "power_iterations": 1,

@@ -394,7 +394,8 @@ class Engine:
         floor = max(math.log(o.qp_min_primal_weight), -50.0) if self.quadratic else -50.0
         self.pid = pid_update(self.pid, stats.dx_anchor, stats.dy_anchor, stats.primal_residual,
                               stats.dual_residual, o.pid_kp, o.pid_ki, o.pid_kd, o.pid_discount,
-                              min_log_weight=floor)
+                              min_log_weight=floor,
+                              max_decades=o.qp_balance_decades if self.quadratic else 8.0)
         for dst in (s.x0, s.x):
             dst[...] = s.xhat
         for dst in (s.y0, s.y):

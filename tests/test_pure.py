@@ -104,3 +104,48 @@ def test_finite_norm_counts_equalities_once():
     lo = np.array([1.0, -np.inf, 2.0])
     hi = np.array([1.0, 3.0, np.inf])
     assert finite_norm(lo, hi) == pytest.approx(math.sqrt(1 + 9 + 4))
+
+
+def test_pid_balance_bound_is_a_parameter():
+    """Residuals 5 decades apart: within the LP bound (8), the controller moves on; with the QP
+    bound (4), it returns to the best-balanced weight seen once the weight has wandered more
+    than 1e3 times away from it, and not before."""
+    s = pid_init(1.0)
+    s = pid_update(s, 1.0, 1.0, 1e-3, 1e-3, 0.99, 0.01, 0.0, 0.3)        # best: balanced, w = 1
+    near = pid_update(s, 1.0, 100.0, 1e-6, 1e-1, 0.99, 0.01, 0.0, 0.3, max_decades=4.0)
+    assert near.log_weight > s.log_weight            # 100x away: the controller moves on
+    far = s
+    for _ in range(3):                              # dy 1e4 x dx: the weight grows past 1e3
+        far = pid_update(far, 1.0, 1e4, 1e-3, 1e-3, 0.99, 0.01, 0.0, 0.3)
+    assert far.log_weight - far.best_log_weight > math.log(1e3)
+    lp = pid_update(far, 1.0, 100.0, 1e-6, 1e-1, 0.99, 0.01, 0.0, 0.3)
+    assert lp.log_weight != far.best_log_weight and lp.integral != 0.0   # a PID step
+    qp = pid_update(far, 1.0, 100.0, 1e-6, 1e-1, 0.99, 0.01, 0.0, 0.3, max_decades=4.0)
+    assert qp.log_weight == far.best_log_weight and qp.integral == 0.0
+    # 8 decades or more: the old rule whatever max_decades says
+    assert pid_update(far, 1.0, 100.0, 1e-12, 1.0, 0.99, 0.01, 0.0, 0.3,
+                      max_decades=20.0).log_weight == far.best_log_weight
+
+
+def test_qp_balance_bound_reaches_the_controller(monkeypatch):
+    """The engine passes qp_balance_decades to the controller for a QP and 8 for an LP."""
+    import gpulp
+    import gpulp.pdhg as pdhg_mod
+    from gpulp import Problem
+    seen = []
+    real = pdhg_mod.pid_update
+
+    def spy(*args, **kw):
+        seen.append(kw.get("max_decades"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pdhg_mod, "pid_update", spy)
+    A = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
+    lp = Problem(np.array([1.0, 2.0, 3.0]), A, [1.0], [1.0], np.zeros(3), np.full(3, np.inf))
+    qp = Problem(np.array([1.0, 2.0, 3.0]), A, [1.0], [1.0], np.zeros(3), np.full(3, np.inf),
+                 Q=sp.identity(3, format="csr"))
+    for p, want in ((lp, 8.0), (qp, 2.5)):
+        seen.clear()
+        gpulp.solve(p, tol=1e-10, device="cpu", presolve=False, active_set=False,
+                    crossover=False, iteration_limit=20000, qp_balance_decades=2.5)
+        assert seen and set(seen) == {want}
