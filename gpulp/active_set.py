@@ -316,6 +316,9 @@ class ActiveSetPolisher:
         self.attempts = 0
         self.seconds = 0.0
         self.slowest_round = 0.0       # seconds of the slowest single solve so far
+        # QPs: the last attempt ran out of time while its corrections were shrinking (fewer
+        # changes in its last round than in the one before): more rounds are likely to finish
+        self.progressing = False
         self._face = None       # the guess of the "face" rule (solve_face)
         self._resume = None     # (column states, row states, grow) where the last square-solve
         #                         corrections stopped (QPs resume from it)
@@ -504,12 +507,15 @@ class ActiveSetPolisher:
         out = None
         rounds = 0
         seen = set()
+        self.progressing = False
+        timed_out = False
         if self.Q is not None and self._resume is not None and rules != ("face",):
             rules = ("resume",) + tuple(rules)
         for rule in rules:
             kind = "project" if rule == "project" else "square"    # how a guess is solved
             grow, prev = False, None
             rounds_before = rounds
+            hist = []                       # changes made by each correction of this rule
             if rule == "resume":            # where the last attempt's corrections stopped
                 cs, rs, grow = self._resume
                 cs, rs = cs.copy(), rs.copy()
@@ -525,7 +531,11 @@ class ActiveSetPolisher:
                     cs, rs = prev[0].copy(), prev[1].copy()
                     self._correct(cs, rs, *prev[2:], grow=True)
                     key = (kind, cs.tobytes(), rs.tobytes())
-                if key in seen or time.perf_counter() > deadline:
+                if key not in seen and time.perf_counter() > deadline:
+                    timed_out = True
+                    self.progressing = (self.Q is not None and len(hist) >= 2
+                                        and hist[-1] < hist[-2])
+                if key in seen or timed_out:
                     break
                 seen.add(key)
                 rounds += 1
@@ -558,6 +568,7 @@ class ActiveSetPolisher:
                 prev = (cs.copy(), rs.copy(), xp, yp, zp)
                 grow = grow or k >= 4
                 changed = self._correct(cs, rs, xp, yp, zp, grow=grow)
+                hist.append(changed)
                 logger.debug(f"active-set polish ({rule}) round {rounds}: {int((cs == FREE).sum())} "
                              f"free columns, {int((rs != FREE).sum())} active rows; primal "
                              f"{rep.primal_residual:.1e}, dual {rep.dual_residual:.1e}, gap "
@@ -568,6 +579,8 @@ class ActiveSetPolisher:
                 break
             if kind == "square" and rounds > rounds_before:
                 self._resume = (cs, rs, grow)
+            if timed_out:
+                break
         el = time.perf_counter() - t0
         self.seconds += el
         if out is not None:

@@ -72,6 +72,9 @@ XOVER_SHARE = 1.0   # seconds of crossover per second of PDHG once the crossover
 # without a time limit, the crossover's rough starts (see polish_moment) come at this many
 # seconds and at each doubling of it; with a limit, at half and at 85% of it
 ROUGH_MARK = 10.0
+# seconds of polishing per second of PDHG, in all, while the polisher's corrections shrink
+# (otherwise half a second)
+PROGRESS_SHARE = 1.0
 
 
 def _clip_sign(v, lo, hi):
@@ -222,6 +225,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     polish_due = [False]     # the last on_stats() was a polishing moment
     xover_err = [math.inf]   # the KKT error of the iterate the crossover started from
     rough = [False]          # a time mark with an error above 0.1: the crossover only
+    progressing = [False]    # the pending attempt is due only to the polisher's progress
 
     def on_stats(stats):
         table(stats)
@@ -232,11 +236,19 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         slice_due = xover is not None and xover.basis_kept and now >= xover_next[0]
         if xover is not None and xover.basis_kept and polisher is None:
             return slice_due
-        # a QP's polisher keeps its own moments while the crossover takes its turns
+        # a QP's polisher keeps its own moments while the crossover takes its turns, and is
+        # due again at once while its corrections shrink (cvxqp1l: 6,300 free columns, 0.5 s a
+        # round, where the crossover's reduced-gradient steps take seconds each)
         polish_due[0] = polish_moment(err, now)
+        if not polish_due[0] and polisher is not None and polisher.progressing:
+            polish_due[0] = progressing[0] = polish_share_left(PROGRESS_SHARE)
         return slice_due or polish_due[0]
 
+    def polish_share_left(share):
+        return polisher.seconds <= share * timers.get("iterate", 0.0) + 0.2
+
     def polish_moment(err, now):
+        progressing[0] = False
         if time_marks and now >= time_marks[0]:
             mark = time_marks.pop(0)
             if not math.isfinite(deadline):     # no limit: the next mark at twice the time
@@ -283,7 +295,13 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             if polisher is not None and (not resuming or polish_due[0] or last) and not rough[0]:
                 out = polish_attempt(x, y, z, budget, last)
                 how = "active-set polishing"
-            # a QP whose iterate already passes does not wait for the crossover
+            # a QP whose iterate already passes does not wait for the crossover, nor does a
+            # polisher whose corrections shrink (its next attempt is due at once)
+            if (out is None and not last and polisher is not None and polisher.progressing
+                    and polish_share_left(PROGRESS_SHARE)):
+                return None
+            if out is None and progressing[0] and resuming and not last:
+                return None     # a moment due only to the polisher: not the crossover's slice
             if out is None and xover is not None and not (converged and problem.Q is not None
                                                            and not resuming):
                 t_pol = time.perf_counter() - now
@@ -309,7 +327,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # 3% of the iterating for an attempt on the time schedule (a tenth lost bnl1 at 60 s
             # on Netlib)
             share = 0.03 if scheduled[0] else 0.5
-            if polisher.seconds > share * timers.get("iterate", 0.0) + 0.2:
+            if polisher.progressing:
+                share = PROGRESS_SHARE
+            if not polish_share_left(share):
                 return None
         if polisher.attempts and polisher.slowest_round > budget:
             logger.info("active-set polish skipped: one of its solves took longer than the time "

@@ -234,3 +234,29 @@ def test_an_unstable_symmetric_order_falls_back_to_pivoting():
     lu = _factor(K)
     b = np.arange(800.0)
     assert np.max(np.abs(K @ lu.solve(b) - b)) <= 1e-9 * np.max(b)
+
+
+def test_progressing_is_set_when_time_runs_out_while_corrections_shrink(monkeypatch, caplog):
+    """`progressing` (the solver then gives the polisher its next attempt at once) is True only
+    when an attempt ran out of time and its last correction changed fewer states than the one
+    before. A fake clock, one second per reading, makes the cut-off deterministic."""
+    import logging
+    import re
+    import types
+
+    import gpulp.active_set as as_mod
+    p = _convex_fit(2000, 0)
+    rough = gpulp.solve(p, tol=1e-2, device="cpu", active_set=False, qp_balance_decades=8.0)
+    clock = iter(range(10**6))
+    monkeypatch.setattr(as_mod, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    ap = ActiveSetPolisher(p, max_rounds=30)
+    with caplog.at_level(logging.DEBUG, logger="gpulp"):
+        out = ap.attempt(rough.x, rough.y, rough.z, 1e-6, deadline=12, rules=("compare",))
+    assert out is None
+    changes = [int(c) for c in re.findall(r"; (\d+) changes", caplog.text)]
+    assert len(changes) >= 2
+    assert ap.progressing == (changes[-1] < changes[-2])
+    assert ap.progressing            # from this point the corrections shrink
+    # no time at all: no rounds, nothing learned
+    ap.attempt(rough.x, rough.y, rough.z, 1e-6, deadline=-1, rules=("compare",))
+    assert not ap.progressing
