@@ -211,10 +211,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     gate_tol = max(opts.tol, 1e-11) if reduced else opts.tol
     next_polish = [1e-3]
     # with a time limit, also try at half and at 85% of it (without one, at ROUGH_MARK seconds
-    # and each doubling: qpilotno took 74 s to reach an error of 0.1); and each time the elapsed time grows
-    # by half from 0.25 s, since the KKT error can sit above the next decade for long while the
-    # guess is already right (hs268: a gap of 1e-2 for 2 million iterations, then one 10-ms
-    # solve)
+    # and each doubling: qpilotno took 74 s to reach an error of 0.1); and each time the elapsed
+    # time grows by half from 0.25 s, since the KKT error can sit above the next decade for long
+    # while the guess is already right (hs268: a gap of 1e-2 for 2 million iterations, then one
+    # 10-ms solve)
     time_marks = ([t0 + f * opts.time_limit for f in (0.5, 0.85)] if math.isfinite(deadline)
                   else [t0 + ROUGH_MARK])
     next_time = [t0 + 0.25]
@@ -295,13 +295,14 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             if polisher is not None and (not resuming or polish_due[0] or last) and not rough[0]:
                 out = polish_attempt(x, y, z, budget, last)
                 how = "active-set polishing"
-            # a QP whose iterate already passes does not wait for the crossover, nor does a
-            # polisher whose corrections shrink (its next attempt is due at once)
-            if (out is None and not last and polisher is not None and polisher.progressing
-                    and polish_share_left(PROGRESS_SHARE)):
+            # no crossover while the polisher's corrections shrink (its next attempt is due at
+            # once), nor at a moment due only to them (not the crossover's slice)
+            if out is None and not last and (
+                    (polisher is not None and polisher.progressing
+                     and polish_share_left(PROGRESS_SHARE))
+                    or (progressing[0] and resuming)):
                 return None
-            if out is None and progressing[0] and resuming and not last:
-                return None     # a moment due only to the polisher: not the crossover's slice
+            # a QP whose iterate already passes does not wait for the crossover
             if out is None and xover is not None and not (converged and problem.Q is not None
                                                            and not resuming):
                 t_pol = time.perf_counter() - now
@@ -326,9 +327,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             # polishing in all takes at most a third of the time (half the iterating), at most
             # 3% of the iterating for an attempt on the time schedule (a tenth lost bnl1 at 60 s
             # on Netlib)
-            share = 0.03 if scheduled[0] else 0.5
-            if polisher.progressing:
-                share = PROGRESS_SHARE
+            share = PROGRESS_SHARE if polisher.progressing else 0.03 if scheduled[0] else 0.5
             if not polish_share_left(share):
                 return None
         if polisher.attempts and polisher.slowest_round > budget:
