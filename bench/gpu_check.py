@@ -2,6 +2,7 @@
 
     python -m bench.gpu_check --part all --out DIR          # on the device machine
     python -m bench.gpu_check --part floor,small --dry-run  # here, on the CPU, tiny sizes
+    (tests/test_gpu_emulated.py also runs the dry run with --device gpu on the CUDA emulator)
 
 Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jsonl):
   floor    measured copy bandwidth; time per iteration on a ~10M-nonzero generated LP against
@@ -53,13 +54,19 @@ def _emit(out, part, **row):
             fh.write(json.dumps(row) + "\n")
 
 
-def _device(dry):
-    return "cpu" if dry else "gpu"
+def _device(args):
+    """--device, else the CPU for a dry run and the GPU otherwise."""
+    return args.device or ("cpu" if args.dry_run else "gpu")
 
 
-def copy_bandwidth(dry):
+def _nnz(args):
+    """Nonzeros of the CVaR LP of the floor, memory and profile parts."""
+    return args.nnz or (20_000 if args.dry_run else 10_000_000)
+
+
+def copy_bandwidth(args):
     """Bytes read plus written per second by a large device-to-device copy."""
-    if dry:
+    if _device(args) == "cpu":
         a = np.random.default_rng(0).random(2**24)
         b = np.empty_like(a)
         t = time.perf_counter()
@@ -67,7 +74,7 @@ def copy_bandwidth(dry):
             np.copyto(b, a)
         return 2 * a.nbytes * 10 / (time.perf_counter() - t)
     import cupy as cp
-    a = cp.random.random(2**27)
+    a = cp.random.random(2**16 if args.dry_run else 2**27)
     b = cp.empty_like(a)
     start, end = cp.cuda.Event(), cp.cuda.Event()
     cp.copyto(b, a)
@@ -87,12 +94,11 @@ def per_iteration(problem, device, iterations, check_every):
 
 
 def part_floor(args):
-    nnz = 200_000 if args.dry_run else 10_000_000
-    p = generators.by_nnz("cvar", nnz, seed=1)
-    bw = copy_bandwidth(args.dry_run)
+    p = generators.by_nnz("cvar", _nnz(args), seed=1)
+    bw = copy_bandwidth(args)
     m, n = p.num_rows, p.num_cols
     floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
-    t_iter, res = per_iteration(p, _device(args.dry_run), 2000 if not args.dry_run else 256, 200)
+    t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256, 200)
     _emit(args.out, "floor", rows=m, cols=n, nnz=p.nnz, copy_GBps=bw / 1e9,
           floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
           ratio=t_iter / (floor_bytes / bw), achieved_GBps=floor_bytes / t_iter / 1e9,
@@ -103,7 +109,7 @@ def part_small(args):
     root = Path(os.environ.get("GPULP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     p = gpulp.read_mps(root / "instances" / "netlib" / "afiro.mps.gz")
     for k in (64, 128, 256):
-        t_iter, res = per_iteration(p, _device(args.dry_run), 20 * k, k)
+        t_iter, res = per_iteration(p, _device(args), (4 if args.dry_run else 20) * k, k)
         _emit(args.out, "small", instance="afiro", check_every=k, iter_us=t_iter * 1e6,
               compile_s=res.timers.get("compile"), capture_s=res.timers.get("capture"),
               timers=res.timers)
@@ -129,7 +135,7 @@ def part_large(args):
         p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
         row = dict(kind=kind, rows=p.num_rows, cols=p.num_cols, nnz=p.nnz)
         for tol in (1e-4, 1e-8):
-            res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args.dry_run))
+            res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args))
             row[f"gpu_{tol:g}"] = dict(status=res.status, time=res.solve_time,
                                        iterations=res.iterations, objective=res.objective,
                                        verified=res.verified, timers=res.timers)
@@ -140,14 +146,14 @@ def part_large(args):
 
 
 def part_memory(args):
-    if args.dry_run:
-        _emit(args.out, "memory", skipped="dry run: no device memory to measure")
+    if _device(args) == "cpu":
+        _emit(args.out, "memory", skipped="on the CPU: no device memory to measure")
         return
     import cupy as cp
     from gpulp.backend import CupyBackend
     pool = cp.get_default_memory_pool()
     pool.free_all_blocks()
-    p = generators.by_nnz("cvar", 10_000_000, seed=1)
+    p = generators.by_nnz("cvar", _nnz(args), seed=1)
     gpulp.solve(p, tol=1e-4, iteration_limit=512, device="gpu")
     peak = pool.total_bytes()
     free, total = cp.cuda.runtime.memGetInfo()
@@ -159,13 +165,13 @@ def part_memory(args):
 
 
 def part_profile(args):
-    if args.dry_run:
-        _emit(args.out, "profile", skipped="dry run")
+    if _device(args) == "cpu":
+        _emit(args.out, "profile", skipped="on the CPU: no kernels to profile")
         return
     import cupy as cp
     from cupyx.profiler import benchmark
     from gpulp.backend import CupyBackend
-    p = generators.by_nnz("cvar", 10_000_000, seed=1)
+    p = generators.by_nnz("cvar", _nnz(args), seed=1)
     be = CupyBackend()
     A = be.matrix(p.A)
     AT = be.matrix(p.A.T.tocsr())
@@ -184,14 +190,15 @@ def part_profile(args):
                                               cp.zeros(m), yhat),
         }
         for name, fn in cases.items():
-            r = benchmark(fn, n_repeat=50, n_warmup=5)
+            r = benchmark(fn, n_repeat=5 if args.dry_run else 50,
+                          n_warmup=1 if args.dry_run else 5)
             _emit(args.out, "profile", kernel=name, gpu_us=float(np.median(r.gpu_times) * 1e6),
                   cpu_us=float(np.median(r.cpu_times) * 1e6))
 
 
 def part_agree(args):
     from instances.tiny import cases
-    dev = _device(args.dry_run)
+    dev = _device(args)
     for case in cases():
         a = gpulp.solve(case["problem"], tol=1e-8, device="cpu")
         b = gpulp.solve(case["problem"], tol=1e-8, device=dev)
@@ -216,7 +223,7 @@ def part_apps(args):
     from bench.integer import knapsack_instance, portfolio_instance
     from gpulp.apps import knapsack, portfolio
     from gpulp.rounding import check_integer
-    dev = _device(args.dry_run)
+    dev = _device(args)
     n = 2_000 if args.dry_run else 200_000
     kw, problem = knapsack_instance(n)
     t = time.perf_counter()
@@ -244,7 +251,11 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", default="all", help="comma-separated parts, or all")
     ap.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_check.jsonl")
-    ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (no GPU)")
+    ap.add_argument("--dry-run", action="store_true", help="tiny sizes, on the CPU unless --device")
+    ap.add_argument("--device", choices=("cpu", "gpu"), default=None,
+                    help="where gpulp runs (default: cpu for a dry run, else gpu)")
+    ap.add_argument("--nnz", type=int, default=0,
+                    help="nonzeros of the floor/memory/profile LP (default 10M, 20k dry)")
     ap.add_argument("--time-limit", type=float, default=40.0, help="gpulp limit per solve (s)")
     ap.add_argument("--highs-limit", type=float, default=40.0, help="HiGHS limit per solve (s)")
     ap.add_argument("--cpu-limit", type=float, default=20.0, help="CPU-path limit in 'agree'")

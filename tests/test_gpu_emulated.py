@@ -1,0 +1,361 @@
+"""The GPU backend without a GPU: gpulp's CUDA kernels compiled for the CPU and CuPy replaced by
+the stand-in in cuda_emu.py. These run in CI; the `gpu`-marked tests in test_kernels.py repeat the
+kernel checks on real hardware.
+
+What they catch: a kernel whose body disagrees with its NumPy definition (the CPU backend), a
+launch with the wrong argument types or grid, a kernel writing out of bounds, host code that
+converts device arrays implicitly, a window that allocates or synchronises inside its CUDA-graph
+capture, a graph that does not survive a restart, and any difference between the GPU and CPU
+paths on whole solves."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import gpulp
+from gpulp.problem import FactorQ
+from gpulp.backend import CpuBackend, CupyBackend, NSCAL, kernel_path, window_by_launches
+from instances import generators
+from instances.tiny import cases
+
+cuda_emu = pytest.importorskip("cuda_emu")
+
+if cuda_emu.compiler_missing():
+    pytest.skip(cuda_emu.compiler_missing(), allow_module_level=True)
+
+EmulatorError = cuda_emu.EmulatorError
+
+
+@pytest.fixture
+def cp():
+    with cuda_emu.emulated_cupy() as mod:
+        yield mod
+
+
+@pytest.fixture
+def gpu(cp):
+    be = CupyBackend()
+    be.warmup()
+    return be
+
+
+def _dev(be, a):
+    return None if a is None else be.asarray(a)
+
+
+# ------------------------------------------------------------------------------ kernels
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.6])
+def test_spmv_kernels_match_scipy(gpu, density):
+    A = sp.random(70, 50, density=density, random_state=5, format="csr")
+    A = sp.vstack([A, sp.csr_matrix(np.ones((1, 50)))]).tocsr()     # one long row
+    x = np.random.default_rng(4).standard_normal(50)
+    M = gpu.matrix(A)
+    assert M.row_kernel == ("spmv_warp" if A.nnz >= 16 * A.shape[0] else "spmv_thread")
+    for kernel in ("spmv_thread", "spmv_warp"):
+        M.row_kernel = kernel
+        out = gpu.asarray(np.full(A.shape[0], np.nan))
+        gpu.spmv(M, gpu.asarray(x), out)
+        np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("update", [0, 1])
+def test_step_kernels_match_the_cpu_backend(gpu, update):
+    rng = np.random.default_rng(6)
+    cpu = CpuBackend()
+    n, m = 300, 200                     # neither a multiple of the block size
+    lo = np.where(rng.random(n) < 0.3, -np.inf, -0.5)
+    hi = np.where(rng.random(n) < 0.3, np.inf, 0.5)
+    scal = np.array([0.7, 1.3, 4.0, 0.9])
+    x, aty, c, x0, qx, qd = (rng.standard_normal(n) for _ in range(6))
+    qd = np.abs(qd)
+    for quadratic in (False, True):
+        ref = [x.copy(), np.zeros(n), np.zeros(n)]
+        dev = [gpu.asarray(x), gpu.asarray(np.full(n, np.nan)), gpu.asarray(np.full(n, np.nan))]
+        if quadratic:
+            cpu.primal_step_q(2, update, scal, ref[0], aty, qx, qd, c, lo, hi, x0, ref[1], ref[2])
+            gpu.primal_step_q(2, update, gpu.asarray(scal), dev[0], *map(gpu.asarray, (aty, qx, qd,
+                              c, lo, hi, x0)), dev[1], dev[2])
+        else:
+            cpu.primal_step(2, update, scal, ref[0], aty, c, lo, hi, x0, ref[1], ref[2])
+            gpu.primal_step(2, update, gpu.asarray(scal), dev[0], *map(gpu.asarray, (aty, c, lo,
+                            hi, x0)), dev[1], dev[2])
+        for a, b in zip(ref, dev):
+            np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-14, atol=1e-15)
+    y, axbar, y0 = (rng.standard_normal(m) for _ in range(3))
+    rl = np.where(rng.random(m) < 0.5, -np.inf, -0.1)
+    ru = np.where(rng.random(m) < 0.5, np.inf, 0.2)
+    yref, yhat = y.copy(), np.zeros(m)
+    cpu.dual_step(1, update, scal, yref, axbar, rl, ru, y0, yhat)
+    yd, yhd = gpu.asarray(y), gpu.asarray(np.full(m, np.nan))
+    gpu.dual_step(1, update, gpu.asarray(scal), yd, *map(gpu.asarray, (axbar, rl, ru, y0)), yhd)
+    np.testing.assert_allclose(gpu.to_host(yd), yref, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(gpu.to_host(yhd), yhat, rtol=1e-14, atol=1e-15)
+    v, vhat, v0 = (rng.standard_normal(m) for _ in range(3))
+    vref = v.copy()
+    cpu.halpern(3, scal, vref, vhat, v0)
+    vd = gpu.asarray(v)
+    gpu.halpern(3, gpu.asarray(scal), vd, gpu.asarray(vhat), gpu.asarray(v0))
+    np.testing.assert_allclose(gpu.to_host(vd), vref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 300, 700])
+def test_factor_kernels_match_the_cpu_backend(gpu, n):
+    """Q x = F (F' x) + d x: factor_ft reduces in shared memory behind barriers and adds its
+    partial sums atomically (the emulator runs those blocks as cooperative threads)."""
+    rng = np.random.default_rng(n)
+    k = 50
+    Fq = FactorQ(rng.standard_normal((n, k)), rng.random(n))
+    x = rng.standard_normal(n)
+    want = Fq.F @ (Fq.F.T @ x) + Fq.d * x
+    Q = gpu.factor(Fq)
+    out = gpu.asarray(np.full(n, np.nan))
+    gpu.qmv(Q, gpu.asarray(x), out)
+    gpu.qmv(Q, gpu.asarray(x), out)          # twice: the k-vector is zeroed before each use
+    np.testing.assert_allclose(gpu.to_host(out), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
+def test_kkt_terms_match_the_cpu_backend(gpu, quadratic):
+    rng = np.random.default_rng(8)
+    m, n = 30, 50
+    cols = [rng.standard_normal(n) for _ in range(4)]
+    q = [rng.standard_normal(n), rng.standard_normal(n), rng.random(n)] if quadratic else [None] * 3
+    fin = [(rng.random(n) < 0.6).astype(float) for _ in range(2)]
+    b0 = [np.where(f > 0, rng.standard_normal(n), 0.0) for f in fin]
+    rows = [rng.standard_normal(m) for _ in range(5)]
+    rl = np.where(rng.random(m) < 0.5, -1.0, -np.inf)
+    ru = np.where(rng.random(m) < 0.5, 1.0, np.inf)
+    args = (*cols, *q, rng.standard_normal(n), *fin, *b0, rng.random(n) + 0.5, *rows, rl, ru,
+            np.where(np.isfinite(rl), rl, 0.0), np.where(np.isfinite(ru), ru, 0.0),
+            rng.random(m) + 0.5)
+    want = CpuBackend().kkt_terms(*args)
+    got = gpu.fetch(gpu.kkt_terms(*[_dev(gpu, a) for a in args]))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ CUDA graphs
+def test_captured_window_replays_and_survives_new_scalars(gpu):
+    """The engine's window as a graph: the first call runs eagerly, the second captures, later
+    calls replay. Each must equal K CPU iterations, also after the host rewrites the scalars
+    (a restart changes tau, sigma and the Halpern counter without recapturing)."""
+    rng = np.random.default_rng(3)
+    m, n, K = 40, 60, 5
+    A = sp.random(m, n, density=0.2, random_state=1, format="csr")
+    AT = A.T.tocsr()
+    c = rng.standard_normal(n)
+    cl, cu = np.zeros(n), np.full(n, 2.0)
+    rl, ru = -np.ones(m), np.ones(m)
+    cpu = CpuBackend()
+
+    def state(be):
+        vecs = dict(x=np.zeros(n), y=np.zeros(m), aty=np.zeros(n), xhat=np.zeros(n),
+                    xbar=np.zeros(n), axbar=np.zeros(m), yhat=np.zeros(m),
+                    x0=rng_x0.copy(), y0=rng_y0.copy())
+        vecs["x"][:] = rng_x0
+        vecs["y"][:] = rng_y0
+        return {k: be.asarray(v) for k, v in vecs.items()}
+
+    rng_x0, rng_y0 = rng.standard_normal(n), rng.standard_normal(m)
+    sc = state(cpu)
+    sg = state(gpu)
+    scal_c, scal_g = np.zeros(NSCAL), gpu.zeros(NSCAL)
+    Ac, ATc = cpu.matrix(A), cpu.matrix(AT)
+    Ag, ATg = gpu.matrix(A), gpu.matrix(AT)
+    dc = [cpu.asarray(v) for v in (c, cl, cu, rl, ru)]
+    dg = [gpu.asarray(v) for v in (c, cl, cu, rl, ru)]
+
+    def args(be, Am, ATm, s, scal, d):
+        return (K, Am, ATm, None, None, scal, s["x"], s["y"], s["aty"], None, s["xhat"],
+                s["xbar"], s["axbar"], s["yhat"], s["x0"], s["y0"], *d)
+
+    window = gpu.capture(lambda: gpu.pdhg_window(*args(gpu, Ag, ATg, sg, scal_g, dg)))
+    for call, values in enumerate([[0.3, 0.2, 0.0, 1.0], [0.3, 0.2, 5.0, 1.0],
+                                   [0.1, 0.5, 0.0, 0.8], [0.1, 0.5, 5.0, 0.8]]):
+        cpu.set_scalars(scal_c, values)
+        gpu.set_scalars(scal_g, values)
+        window_by_launches(cpu, *args(cpu, Ac, ATc, sc, scal_c, dc))
+        window()
+        for k in sc:
+            np.testing.assert_allclose(gpu.to_host(sg[k]), sc[k], rtol=1e-12, atol=1e-13,
+                                       err_msg=f"{k} after call {call}")
+    assert gpu.capture_time > 0
+
+
+def test_work_inside_a_capture_that_a_graph_cannot_hold_is_caught(cp, gpu):
+    v = gpu.zeros(10)
+    w = gpu.zeros(10)
+    for bad in (lambda: v + 1.0, lambda: v.get(), lambda: gpu.synchronize(), lambda: gpu.zeros(3),
+                lambda: float(gpu.dot(v, w))):
+        gpu.stream.begin_capture()
+        try:
+            with pytest.raises(EmulatorError, match="capture"):
+                bad()
+        finally:
+            gpu.stream.end_capture()
+    # work on another stream would be missed by the graph
+    gpu.stream.begin_capture()
+    try:
+        with pytest.raises(EmulatorError, match="another stream"):
+            with cp.cuda.Stream():
+                v.fill(1.0)
+    finally:
+        gpu.stream.end_capture()
+
+
+# ------------------------------------------------------------------------ the emulator's own checks
+def test_emulator_rejects_bad_launches(gpu):
+    n = 20
+    f = gpu._kernel("halpern")
+    scal, v = gpu.zeros(NSCAL), gpu.zeros(n)
+    good = (np.int32(0), scal, v, v, v, np.int64(n))
+    f((1,), (32,), good, stream=gpu.stream)
+    with pytest.raises(EmulatorError, match="numpy.int32"):
+        f((1,), (32,), (np.int64(0),) + good[1:], stream=gpu.stream)
+    with pytest.raises(EmulatorError, match="numpy.int64"):
+        f((1,), (32,), good[:-1] + (np.int32(n),), stream=gpu.stream)
+    with pytest.raises(EmulatorError, match="takes 6 arguments"):
+        f((1,), (32,), good[:-1], stream=gpu.stream)
+    with pytest.raises(EmulatorError, match="float64"):
+        f((1,), (32,), (np.int32(0), scal, gpu.cp.zeros(n, dtype=np.int32), v, v, np.int64(n)),
+          stream=gpu.stream)
+    with pytest.raises(EmulatorError, match="outside an array"):     # n 2 too large for v
+        f((1,), (32,), (np.int32(0), scal, v, gpu.zeros(22), gpu.zeros(22), np.int64(22)),
+          stream=gpu.stream)
+
+
+def test_emulator_runs_barriers_and_shuffles_like_a_gpu(cp):
+    src = r"""
+    extern "C" __global__ void block_sum(const double* x, double* out, int n) {
+        __shared__ double s[256];
+        int t = threadIdx.x;
+        s[t] = t < n ? x[blockIdx.x * blockDim.x + t] : 0.0;
+        __syncthreads();
+        for (int h = blockDim.x / 2; h > 0; h >>= 1) {
+            if (t < h) s[t] += s[t + h];
+            __syncthreads();
+        }
+        if (t == 0) out[blockIdx.x] = s[0];
+    }
+    extern "C" __global__ void mixed_barriers(double* out) {
+        double v = 1.0;
+        if (threadIdx.x & 1) __syncthreads(); else v = __shfl_down_sync(0xffffffffu, v, 1);
+        out[threadIdx.x] = v;
+    }
+    extern "C" __global__ void partial_warp_shuffle(double* out) {
+        double v = __shfl_down_sync(0xffffffffu, 1.0, 1);
+        out[threadIdx.x] = v;
+    }
+    """
+    mod = cp.RawModule(code=src)
+    x = np.arange(512.0)
+    out = cp.zeros(2)
+    mod.get_function("block_sum")((2,), (256,), (cp.asarray(x), out, np.int32(256)))
+    np.testing.assert_allclose(out.get(), [x[:256].sum(), x[256:].sum()])
+    with pytest.raises(EmulatorError, match="deadlock"):
+        mod.get_function("mixed_barriers")((1,), (32,), (cp.zeros(32),))
+    with pytest.raises(EmulatorError, match="partial"):
+        mod.get_function("partial_warp_shuffle")((1,), (48,), (cp.zeros(48),))
+
+
+def test_emulated_arrays_refuse_implicit_host_conversion(cp):
+    d = cp.zeros(3)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(d)
+    with pytest.raises(TypeError, match="host array"):
+        d + np.ones(3)
+    assert isinstance(d + 1.0, cp.ndarray)
+    np.testing.assert_array_equal((d + 1.0).get(), np.ones(3))
+
+
+def test_kernel_sources_compile_for_the_emulator():
+    with open(kernel_path()) as fh:
+        kernels = cuda_emu.parse_kernels(fh.read())
+    assert {f"gpulp_{k}" for k in CupyBackend.KERNELS} == set(kernels)
+    # the warp SpMV and the factor reduction need cooperative threads; the rest run one by one
+    assert {k for k, (_, coop) in kernels.items() if coop} == {"gpulp_spmv_warp",
+                                                              "gpulp_factor_ft"}
+
+
+# ------------------------------------------------------------------------------ whole solves
+def _agree(problem, tol=1e-6, **opts):
+    """Solve on the emulated GPU and on the CPU, with the same window length.
+
+    Plain PDHG (no active-set polishing, no crossover: those are scheduled by the clock, and
+    the emulator is slower than a GPU) must take the same number of iterations to the same
+    status and objective on both paths. With the default pipeline, the two must agree on the
+    status and the verified objective."""
+    pure = {"tol": tol, "check_every": 64, "active_set": False, "crossover": False, **opts}
+    full = {"tol": tol, "check_every": 64, **opts}
+    out = []
+    for kw in (pure, full):
+        r_cpu = gpulp.solve(problem, device="cpu", **kw)
+        with cuda_emu.emulated_cupy():
+            r_gpu = gpulp.solve(problem, device="gpu", **kw)
+        if r_cpu.iterations:             # (presolve alone solves some tiny cases)
+            assert r_gpu.device == "gpu" and r_cpu.device == "cpu"
+        assert r_gpu.status == r_cpu.status
+        if kw is pure:
+            assert r_gpu.iterations == r_cpu.iterations
+        if r_cpu.status == "optimal":
+            assert r_gpu.verified
+            assert r_gpu.objective == pytest.approx(r_cpu.objective, rel=10 * tol, abs=10 * tol)
+        out.append(r_gpu)
+    return out
+
+
+def test_tiny_lps_agree_on_the_emulated_gpu():
+    for case in cases():
+        for r in _agree(case["problem"], tol=1e-8):
+            assert r.status == case["status"], case["name"]
+
+
+@pytest.mark.parametrize("name", ["netlib/afiro.mps.gz", "netlib/sc50a.mps.gz",
+                                  "netlib/blend.mps.gz", "maros-meszaros/qafiro.qps.gz",
+                                  "maros-meszaros/hs21.qps.gz", "infeasible/woodinfe.mps.gz"])
+def test_shared_instances_agree_on_the_emulated_gpu(shared_instances, name):
+    _agree(gpulp.read_mps(shared_instances / name))
+
+
+def _factor_portfolio(n):
+    from gpulp.apps import portfolio
+    market = portfolio.synthetic_market(n, 4, seed=1)
+    problem = portfolio.build_problem(mu=market["mu"], factors=market["factors"],
+                                      risk_aversion=5.0).problem
+    assert isinstance(problem.Q, FactorQ)       # Q = F F' + D, never formed
+    return problem
+
+
+def test_factor_portfolio_agrees_on_the_emulated_gpu():
+    _agree(_factor_portfolio(100))
+
+
+def test_device_memory_errors_are_clear(cp, monkeypatch):
+    problem = generators.factor_qp(300, 5, seed=1)
+    cp.emulator.limit = 10_000                 # bytes: the estimate says it cannot fit
+    with pytest.raises(gpulp.DeviceError, match="needs about .* device memory.*device='cpu'"):
+        gpulp.solve(problem, device="gpu", presolve=False)
+    # an allocation that fails after the estimate passed is reported the same way
+    monkeypatch.setattr(CupyBackend, "memory_needed", lambda self, m, n, nnz: 0)
+    with pytest.raises(gpulp.DeviceError, match="ran out of memory.*device='cpu'"):
+        gpulp.solve(problem, device="gpu", presolve=False)
+
+
+# ------------------------------------------------------------------------------ bench/gpu_check.py
+def test_gpu_check_runs_its_device_code_on_the_emulator(tmp_path, shared_instances, monkeypatch):
+    """The device-only branches of bench/gpu_check.py (CUDA events, the memory pool, the kernel
+    profile) run here before they cost device time."""
+    import json
+
+    from bench import gpu_check
+    monkeypatch.setenv("GPULP_SHARED", str(shared_instances.parent))
+    with cuda_emu.emulated_cupy():
+        gpu_check.main(["--part", "floor,small,memory,profile", "--dry-run", "--device", "gpu",
+                        "--nnz", "2000", "--out", str(tmp_path)])
+    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    assert not any("error" in r or "skipped" in r for r in rows), rows
+    assert {r["part"] for r in rows} == {"floor", "small", "memory", "profile"}
+    floor = next(r for r in rows if r["part"] == "floor")
+    assert floor["iter_us"] > 0 and floor["copy_GBps"] > 0
+    small = [r for r in rows if r["part"] == "small"]
+    assert all(r["capture_s"] > 0 for r in small)          # the window was captured as a graph
+    assert {r["kernel"] for r in rows if r["part"] == "profile"} >= {"spmv A x", "primal_step"}
