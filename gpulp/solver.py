@@ -95,6 +95,16 @@ def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
                 f"columns {st['cols_before']} -> {st['cols_after']}, nonzeros "
                 f"{st['nnz_before']} -> {st['nnz_after']} in {st['passes']} passes")
     if pre.status in ("infeasible", "unbounded"):
+        if pre.ray is not None:      # one column's direction: the certificate, when it checks
+            with timers.phase("verify"):
+                rep = dual_infeasibility_check(problem, pre.ray, tol=opts.certificate_tol)
+            if rep.ok:
+                logger.info(f"presolve found the problem unbounded ({pre.reason}); its ray is "
+                            f"verified on the original (violation {rep.violation:.2e})")
+                return Result(Status.DUAL_INFEASIBLE, x=pre.ray, verified=True, device="cpu",
+                              certificate={"kind": rep.kind, "value": rep.value,
+                                           "violation": rep.violation},
+                              message="presolve: " + pre.reason)
         logger.info(f"presolve found the problem {pre.status} ({pre.reason}); solving the original "
                     f"for a certificate")
         return _solve(problem, opts, timers, t0)

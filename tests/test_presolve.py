@@ -270,6 +270,47 @@ def test_unbounded_is_detected_with_a_reason(problem):
     pre = presolve(problem)
     assert pre.status == "unbounded"
     assert "column" in pre.reason and "cost" in pre.reason
+    assert pre.ray is not None and np.count_nonzero(pre.ray) == 1
+
+
+@pytest.mark.parametrize("sense", ["min", "max"])
+@pytest.mark.parametrize("problem", [
+    Problem([1, -1], [[1, 0]], [0], [1], [0, 0], [INF, INF]),
+    Problem([-1, 1], [[1, 1], [-1, 1]], [-INF, -INF], [INF, 2], [-INF, 0], [INF, INF]),
+], ids=["empty_column", "dominated_column"])
+def test_presolve_ray_is_the_certificate_without_iterations(problem, sense):
+    """The column presolve names is moved alone: checked on the original, it is the answer (no
+    PDHG run); a maximisation flips the cost, and so the direction."""
+    if sense == "max":
+        problem = Problem(-problem.c, problem.A, problem.row_lower, problem.row_upper,
+                          problem.col_lower, problem.col_upper, sense="max")
+    res = gpulp.solve(problem, device="cpu")
+    assert res.status == "dual_infeasible" and res.verified
+    assert res.iterations == 0 and "presolve" in res.message
+    assert res.certificate["violation"] <= 1e-12 and res.certificate["value"] > 0
+    A = problem.A.toarray()
+    d = res.x
+    assert np.count_nonzero(d) == 1
+    c_min = problem.c if sense == "min" else -problem.c
+    assert c_min @ d < 0
+    assert np.all(np.where(np.isfinite(problem.row_upper), A @ d <= 0, True))
+    assert np.all(np.where(np.isfinite(problem.row_lower), A @ d >= 0, True))
+
+
+def test_a_presolve_ray_that_fails_the_check_falls_back_to_pdhg(monkeypatch):
+    """The ray is only a candidate: one that does not hold on the original is not reported."""
+    from gpulp.presolve import driver
+    problem = Problem([1, -1], [[1, 0]], [0], [1], [0, 0], [INF, INF])
+    real = driver.presolve
+
+    def wrong_ray(p, *args, **kwargs):
+        pre = real(p, *args, **kwargs)
+        pre.ray = -pre.ray                   # the direction that worsens the objective
+        return pre
+    monkeypatch.setattr("gpulp.presolve.presolve", wrong_ray)
+    res = gpulp.solve(problem, device="cpu")
+    assert res.status == "dual_infeasible" and res.verified
+    assert res.iterations > 0 and "presolve" not in res.message
 
 
 def test_infeasible_set_never_becomes_optimal(shared_instances):

@@ -57,7 +57,8 @@ class PresolveResult:
     status: "reduced" (solve `problem`, then call postsolve), "solved" (nothing is left: `problem`
     has 0 rows and 0 columns; postsolve of empty arrays gives the answer), "infeasible" or
     "unbounded" (`problem` is None, `reason` says which row or column and which numbers; unbounded
-    means that the dual is infeasible, i.e. unbounded if the problem is feasible).
+    means that the dual is infeasible, i.e. unbounded if the problem is feasible; `ray` may then
+    hold a candidate primal ray of the original problem, not yet checked).
     log: one dict per reduction kind that changed something in a pass: {"pass", "reduction",
     "rows_removed", "cols_removed", "nnz_removed", "bounds_tightened"} (bounds changed: tightened,
     or a redundant row side removed).
@@ -73,6 +74,7 @@ class PresolveResult:
     log: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     _postsolve: Postsolve | None = field(default=None, repr=False)
+    ray: np.ndarray | None = field(default=None, repr=False)
 
     def postsolve(self, x, y, z):
         """Optimal (x, y, z) of the reduced problem (its own sense, HiGHS's signs) -> the same for
@@ -119,7 +121,11 @@ def presolve(problem: Problem, max_passes: int = 20) -> PresolveResult:
         _flush(log, tally)
         stats.update(rows_after=None, cols_after=None, nnz_after=None, passes=passes,
                      time=time.perf_counter() - t0)
-        return PresolveResult(stop.status, stop.reason, None, log, stats)
+        ray = None
+        if stop.ray is not None:
+            ray = np.zeros(problem.num_cols)
+            ray[stop.ray[0]] = stop.ray[1]
+        return PresolveResult(stop.status, stop.reason, None, log, stats, ray=ray)
 
     reduced = _reduced_problem(problem, w)
     rows, cols = np.flatnonzero(w.row_alive), np.flatnonzero(w.col_alive)

@@ -95,7 +95,8 @@ def empty_cols(w):
         j = int(cols[bad[0]])
         raise Stop("unbounded", f"{w.col_label(j)} appears in no constraint, has cost "
                    f"{num(w.user_cost(j))} and bounds [{num(w.cl[j])}, {num(w.cu[j])}]: the "
-                   f"objective improves without limit along it (if the problem is feasible)")
+                   f"objective improves without limit along it (if the problem is feasible)",
+                   ray=(j, 1.0 if c[bad[0]] < 0 else -1.0))
     fix_cols(w, cols, vals)
     return 0
 
@@ -234,7 +235,8 @@ def dominated_cols(w):
         j = int(np.flatnonzero(unb)[0])
         raise Stop("unbounded", f"{w.col_label(j)} has cost {num(w.user_cost(j))}, bounds "
                    f"[{num(w.cl[j])}, {num(w.cu[j])}] and no row limits it in the direction that "
-                   f"improves the objective: unbounded (if the problem is feasible)")
+                   f"improves the objective: unbounded (if the problem is feasible)",
+                   ray=(j, 1.0 if c[j] < 0 else -1.0))
     cols = np.flatnonzero(to_lo | to_hi)
     fix_cols(w, cols, np.where(to_lo, w.cl, w.cu)[cols])
     return 0

@@ -28,12 +28,15 @@ ROUND_TOL = 1e-12
 
 
 class Stop(Exception):
-    """Presolve proved the problem infeasible or unbounded."""
+    """Presolve proved the problem infeasible or unbounded. `ray`, when given, is (column,
+    direction): the column moved alone in that direction (+1 or -1) is a candidate primal ray of
+    the original problem (unchecked: the caller checks it on the original)."""
 
-    def __init__(self, status, reason):
+    def __init__(self, status, reason, ray=None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.ray = ray
 
 
 def ranges(starts, counts):
