@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "gpu_unavailable_reason",
-           "kernel_path", "kernel_names", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
+           "kernel_path", "kernel_names", "spmv_chunks", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
 NSCAL = 4
@@ -498,6 +498,24 @@ def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axb
 # ----------------------------------------------------------------------------- CUDA kernels
 KERNEL_FILE = "pdhg.cu"
 _THREADS = 256
+SPMV_CHUNK = 256            # nonzeros per warp in the row-split SpMV
+THREAD_ROW_AVG = 16         # thread-per-row SpMV while rows average fewer nonzeros than this
+THREAD_ROW_MAX = 128        # ...and none has more than this (one thread walks a whole row)
+
+
+def spmv_chunks(indptr, chunk=SPMV_CHUNK):
+    """The row-split SpMV's layout for a CSR row pointer: (cstart, rchunk). The nonzeros are cut
+    into chunks of at most `chunk` entries that never cross a row, in row order: chunk k holds
+    entries cstart[k]..cstart[k+1], and row r owns chunks rchunk[r]..rchunk[r+1] (none when
+    empty). Both int64, with a final entry (nnz, and the number of chunks)."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    lengths = np.diff(indptr)
+    per_row = -(-lengths // chunk)
+    rchunk = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+    rows = np.repeat(np.arange(lengths.size), per_row)
+    j = np.arange(rows.size, dtype=np.int64) - rchunk[:-1][rows]
+    cstart = np.concatenate([indptr[:-1][rows] + j * chunk, indptr[-1:]]).astype(np.int64)
+    return cstart, rchunk
 
 
 def kernel_path(name: str = KERNEL_FILE) -> str:
@@ -544,12 +562,13 @@ class CupyBackend:
     """CuPy arrays on one CUDA device, gpulp's fused kernels, windows replayed as CUDA graphs."""
 
     name = "gpu"
-    KERNELS = ("spmv_thread", "spmv_warp", "primal_step", "primal_step_q", "dual_step", "halpern",
+    KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q", "dual_step", "halpern",
                "factor_ft", "factor_fq")
 
-    def __init__(self, use_graphs: bool = True):
+    def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
         self.cp = self.xp = cp
+        self.chunk = int(chunk)
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.use_graphs = use_graphs
         dev = cp.cuda.Device()
@@ -592,8 +611,11 @@ class CupyBackend:
         return [float(v) for v in cp.stack([cp.asarray(v, dtype=cp.float64) for v in values]).get()]
 
     def memory_needed(self, m, n, nnz):
-        """Bytes the engine allocates for an m x n working problem with nnz nonzeros."""
-        return 2 * (nnz * 12 + (max(m, n) + 2) * 8) + 8 * (22 * n + 16 * m)
+        """Bytes the engine allocates for an m x n working problem with nnz nonzeros (A and A'
+        with their row-split layouts, at most nnz / SPMV_CHUNK + rows chunks each, and the
+        vectors)."""
+        chunks = nnz // SPMV_CHUNK + max(m, n) + 1
+        return 2 * (nnz * 12 + (max(m, n) + 2) * 16 + chunks * 16) + 8 * (22 * n + 16 * m)
 
     def out_of_memory(self, exc):
         """A DeviceError for a CuPy out-of-memory exception, else None."""
@@ -621,7 +643,15 @@ class CupyBackend:
             raise DeviceError("more than 2^31 columns are not supported on the GPU")
         M = CsrMatrix(cp.asarray(A.indptr.astype(np.int64)), cp.asarray(A.indices.astype(np.int32)),
                       cp.asarray(A.data.astype(np.float64)), A.shape)
-        M.row_kernel = "spmv_warp" if A.nnz >= 16 * max(A.shape[0], 1) else "spmv_thread"
+        lengths = np.diff(A.indptr)
+        longest = int(lengths.max()) if lengths.size else 0
+        if A.nnz < THREAD_ROW_AVG * max(A.shape[0], 1) and longest <= THREAD_ROW_MAX:
+            M.row_kernel = "spmv_thread"
+        else:                 # long or uneven rows: split them over warps (see pdhg.cu)
+            cstart, rchunk = spmv_chunks(A.indptr, self.chunk)
+            M.row_kernel = "spmv_chunks"
+            M.cstart, M.rchunk = cp.asarray(cstart), cp.asarray(rchunk)
+            M.part = cp.zeros(max(1, cstart.size - 1))
         return M
 
     def set_scalars(self, scal, values):
@@ -636,12 +666,18 @@ class CupyBackend:
 
     def spmv(self, M, x, out):
         m = M.shape[0]
-        if M.row_kernel == "spmv_warp":
-            grid = self._grid(m * 32)
-        else:
-            grid = self._grid(m)
-        self._kernel(M.row_kernel)(grid, (_THREADS,), (M.indptr, M.indices, M.data, x, out,
-                                                       np.int64(m)), stream=self.stream)
+        if M.row_kernel == "spmv_chunks":
+            nch = M.cstart.size - 1
+            if nch:
+                self._kernel("spmv_chunks")(self._grid(nch * 32), (_THREADS,),
+                                            (M.cstart, M.indices, M.data, x, M.part,
+                                             np.int64(nch)), stream=self.stream)
+            self._kernel("spmv_rows")(self._grid(m), (_THREADS,),
+                                      (M.rchunk, M.part, out, np.int64(m)), stream=self.stream)
+            return
+        self._kernel("spmv_thread")(self._grid(m), (_THREADS,),
+                                    (M.indptr, M.indices, M.data, x, out, np.int64(m)),
+                                    stream=self.stream)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
         n = x.size

@@ -20,20 +20,36 @@ __global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
     out[r] = s;
 }
 
-// Like `out[:] = A @ x` for CSR A: one warp per row, lanes stride the row, shuffle reduction.
-__global__ void gpulp_spmv_warp(const long long* __restrict__ indptr,
-                                const int* __restrict__ indices,
-                                const double* __restrict__ data,
-                                const double* __restrict__ x, double* __restrict__ out,
-                                long long m) {
+// Row-split SpMV, in two passes (deterministic: no atomics). The nonzeros are cut into chunks of
+// at most C entries that never cross a row (cstart[k]..cstart[k+1], in row order; row r owns the
+// chunks rchunk[r]..rchunk[r+1], none when it is empty). Long rows thus spread over many warps: a
+// 25,000-entry row of A' (a CVaR asset column) would otherwise hold one warp for all of it.
+// Pass 1, like `part[k] = data[s:e] @ x[indices[s:e]]`: one warp per chunk, lanes stride it,
+// shuffle reduction.
+__global__ void gpulp_spmv_chunks(const long long* __restrict__ cstart,
+                                  const int* __restrict__ indices,
+                                  const double* __restrict__ data,
+                                  const double* __restrict__ x, double* __restrict__ part,
+                                  long long nchunks) {
     long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
-    if (warp >= m) return;
+    if (warp >= nchunks) return;
     double s = 0.0;
-    long long end = indptr[warp + 1];
-    for (long long k = indptr[warp] + lane; k < end; k += 32) s += data[k] * __ldg(&x[indices[k]]);
+    long long end = cstart[warp + 1];
+    for (long long k = cstart[warp] + lane; k < end; k += 32) s += data[k] * __ldg(&x[indices[k]]);
     for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
-    if (lane == 0) out[warp] = s;
+    if (lane == 0) part[warp] = s;
+}
+
+// Pass 2, like `out[r] = sum(part[rchunk[r]:rchunk[r+1]])`, summed in order.
+__global__ void gpulp_spmv_rows(const long long* __restrict__ rchunk,
+                                const double* __restrict__ part, double* __restrict__ out,
+                                long long m) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= m) return;
+    double s = 0.0;
+    for (long long k = rchunk[r]; k < rchunk[r + 1]; ++k) s += part[k];
+    out[r] = s;
 }
 
 // Like `xhat = clip(x - tau*(c - aty), lo, hi); xbar = 2*xhat - x`, then when `update`,

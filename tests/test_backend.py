@@ -175,3 +175,22 @@ def test_kkt_terms_match_their_numpy_definition(quadratic):
     np.testing.assert_allclose(got, [float(w) for w in want], rtol=1e-12, atol=1e-12)
     if not quadratic:
         assert got[9] == 0.0
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 256])
+def test_spmv_chunk_layout_tiles_the_rows(chunk):
+    """The GPU's row-split SpMV layout: chunks tile the nonzeros in order, never cross a row,
+    hold at most `chunk` entries, and each row owns exactly the chunks of its entries."""
+    from gpulp.backend import spmv_chunks
+    lengths = np.array([0, 1, 7, 0, 0, 3, 12, 256, 257, 0])
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    cstart, rchunk = spmv_chunks(indptr, chunk)
+    assert cstart[0] == 0 and cstart[-1] == indptr[-1]
+    sizes = np.diff(cstart)
+    assert (sizes >= 1).all() and (sizes <= chunk).all()
+    assert rchunk[0] == 0 and rchunk[-1] == sizes.size
+    for r, n in enumerate(lengths):
+        own = range(rchunk[r], rchunk[r + 1])
+        assert len(own) == -(-n // chunk)
+        if n:
+            assert cstart[own[0]] == indptr[r] and cstart[own[-1] + 1] == indptr[r + 1]

@@ -44,18 +44,50 @@ def _dev(be, a):
 
 
 # ------------------------------------------------------------------------------ kernels
-@pytest.mark.parametrize("density", [0.0, 0.02, 0.6])
-def test_spmv_kernels_match_scipy(gpu, density):
-    A = sp.random(70, 50, density=density, random_state=5, format="csr")
-    A = sp.vstack([A, sp.csr_matrix(np.ones((1, 50)))]).tocsr()     # one long row
-    x = np.random.default_rng(4).standard_normal(50)
+def _spmv_cases():
+    rng = np.random.default_rng(2)
+    dense_row = sp.vstack([sp.random(300, 400, density=0.005, random_state=3),
+                           sp.csr_matrix(np.ones((1, 400)))]).tocsr()   # a budget row
+    skewed = sp.csr_matrix(sp.hstack([sp.random(500, 3, density=1.0, random_state=4),
+                                      sp.eye(500)]).T)    # 3 rows of 500, 500 rows of 1 (CVaR A')
+    return {"empty": sp.csr_matrix((5, 4)), "sparse": sp.random(70, 50, density=0.02,
+                                                               random_state=5, format="csr"),
+            "dense": sp.csr_matrix(rng.standard_normal((40, 60))), "dense_row": dense_row,
+            "skewed": skewed.tocsr()}
+
+
+@pytest.mark.parametrize("name", list(_spmv_cases()))
+@pytest.mark.parametrize("chunk", [5, 32, 256])
+def test_spmv_kernels_match_scipy(cp, name, chunk):
+    """Both SpMV kernels on even, empty, dense and skewed matrices, with chunks that cut rows
+    (5), fill a warp (32) and the default; the choice sends long or uneven rows to the split
+    kernel."""
+    A = _spmv_cases()[name]
+    gpu = CupyBackend(chunk=chunk)
+    x = np.random.default_rng(4).standard_normal(A.shape[1])
     M = gpu.matrix(A)
-    assert M.row_kernel == ("spmv_warp" if A.nnz >= 16 * A.shape[0] else "spmv_thread")
-    for kernel in ("spmv_thread", "spmv_warp"):
+    lengths = np.diff(A.indptr)
+    thread = A.nnz < 16 * A.shape[0] and (lengths.max(initial=0) <= 128)
+    assert M.row_kernel == ("spmv_thread" if thread else "spmv_chunks")
+    if thread:                              # give it the split layout too, to test both
+        from gpulp.backend import spmv_chunks
+        cstart, rchunk = spmv_chunks(A.indptr, chunk)
+        M.cstart, M.rchunk, M.part = cp.asarray(cstart), cp.asarray(rchunk), \
+            cp.zeros(max(1, cstart.size - 1))
+    for kernel in ("spmv_thread", "spmv_chunks"):
         M.row_kernel = kernel
         out = gpu.asarray(np.full(A.shape[0], np.nan))
         gpu.spmv(M, gpu.asarray(x), out)
-        np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13,
+                                   err_msg=kernel)
+
+
+def test_a_budget_row_is_split_over_warps(cp):
+    """A knapsack-style row over every column must not be walked by one thread."""
+    A = sp.vstack([sp.eye(2000, format="csr"), sp.csr_matrix(np.ones((1, 2000)))]).tocsr()
+    M = CupyBackend().matrix(A)
+    assert M.row_kernel == "spmv_chunks"
+    assert int(np.diff(M.rchunk.get()).max()) == 2000 // 256 + 1
 
 
 @pytest.mark.parametrize("update", [0, 1])
@@ -272,7 +304,7 @@ def test_kernel_sources_compile_for_the_emulator():
         kernels = cuda_emu.parse_kernels(fh.read())
     assert {f"gpulp_{k}" for k in CupyBackend.KERNELS} == set(kernels)
     # the warp SpMV and the factor reduction need cooperative threads; the rest run one by one
-    assert {k for k, (_, coop) in kernels.items() if coop} == {"gpulp_spmv_warp",
+    assert {k for k, (_, coop) in kernels.items() if coop} == {"gpulp_spmv_chunks",
                                                               "gpulp_factor_ft"}
 
 
