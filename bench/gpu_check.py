@@ -181,19 +181,31 @@ def part_profile(args):
     scal = cp.asarray([0.5, 0.5, 3.0, 1.0])
     c, lo, hi = cp.random.random(n), cp.zeros(n), cp.ones(n)
     x0, xhat, xbar, yhat = cp.zeros(n), cp.empty(n), cp.empty(n), cp.empty(m)
+    rl, ru, y0 = cp.zeros(m) - 1, cp.ones(m), cp.zeros(m)
+    spmv_bytes = p.nnz * 12 + 8 * (m + n)     # entries and indices, one pass over x and out
     with be.activate():
         cases = {
-            "spmv A x": lambda: be.spmv(A, x, ax),
-            "spmv A'y": lambda: be.spmv(AT, y, aty),
-            "primal_step": lambda: be.primal_step(0, 1, scal, x, aty, c, lo, hi, x0, xhat, xbar),
-            "dual_step": lambda: be.dual_step(0, 1, scal, y, ax, cp.zeros(m) - 1, cp.ones(m),
-                                              cp.zeros(m), yhat),
+            "spmv A x": (lambda: be.spmv(A, x, ax), spmv_bytes),
+            "spmv A'y": (lambda: be.spmv(AT, y, aty), spmv_bytes),
+            "primal_step": (lambda: be.primal_step(0, 1, scal, x, aty, c, lo, hi, x0, xhat, xbar),
+                            9 * 8 * n),
+            "dual_step": (lambda: be.dual_step(0, 1, scal, y, ax, rl, ru, y0, yhat), 7 * 8 * m),
         }
-        for name, fn in cases.items():
+        # the row-split SpMV's chunk size, to tune backend.SPMV_CHUNK on the device
+        for chunk in (64, 1024, 4096):
+            alt = CupyBackend(chunk=chunk)
+            alt.stream = be.stream       # the benchmark times the current stream
+            A2, AT2 = alt.matrix(p.A), alt.matrix(p.A.T.tocsr())
+            cases[f"spmv A x, chunk {chunk} ({A2.row_kernel})"] = (
+                lambda alt=alt, A2=A2: alt.spmv(A2, x, ax), spmv_bytes)
+            cases[f"spmv A'y, chunk {chunk} ({AT2.row_kernel})"] = (
+                lambda alt=alt, AT2=AT2: alt.spmv(AT2, y, aty), spmv_bytes)
+        for name, (fn, nbytes) in cases.items():
             r = benchmark(fn, n_repeat=5 if args.dry_run else 50,
                           n_warmup=1 if args.dry_run else 5)
-            _emit(args.out, "profile", kernel=name, gpu_us=float(np.median(r.gpu_times) * 1e6),
-                  cpu_us=float(np.median(r.cpu_times) * 1e6))
+            gpu_s = float(np.median(r.gpu_times))
+            _emit(args.out, "profile", kernel=name, gpu_us=gpu_s * 1e6,
+                  cpu_us=float(np.median(r.cpu_times) * 1e6), GBps=nbytes / gpu_s / 1e9)
 
 
 def part_agree(args):
