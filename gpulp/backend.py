@@ -232,7 +232,43 @@ def _matching(ptr, idx, row_of, col_of, dist, queue, stack, pos):
                     pos[j2] = ptr[j2]
 
 
-_BODIES = {"dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
+def _csr_absmax(indptr, indices, data, rmax, cmax):
+    for r in range(indptr.size - 1):
+        top = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            a = abs(data[k])
+            if a > top:
+                top = a
+            if a > cmax[indices[k]]:
+                cmax[indices[k]] = a
+        rmax[r] = top
+
+
+def _csr_scale(indptr, indices, data, d1, d2, out, rmax, cmax):
+    for r in range(indptr.size - 1):
+        top = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            v = data[k] * d1[r] * d2[indices[k]]
+            out[k] = v
+            a = abs(v)
+            if a > top:
+                top = a
+            if a > cmax[indices[k]]:
+                cmax[indices[k]] = a
+        rmax[r] = top
+
+
+def _csr_powsums(indptr, indices, data, a, rs, cs):
+    for r in range(indptr.size - 1):
+        s = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            s += data[k] ** a
+            cs[indices[k]] += data[k] ** (2.0 - a)
+        rs[r] = s
+
+
+_BODIES = {"csr_absmax": _csr_absmax, "csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
+           "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
            "window": _window, "kkt_terms": _kkt_terms, "matching": _matching}
 _CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
@@ -254,6 +290,34 @@ def _jit(name, parallel):
         fn.__qualname__ = fname
         _JITTED[key] = numba.njit(cache=True, parallel=parallel, nogil=True)(fn)
     return _JITTED[key]
+
+
+def csr_absmax(indptr, indices, data, m, n):
+    """Row and column maxima of |data| over an m x n CSR pattern (0 for empty rows and columns):
+    like `abs(A).max(axis=1)`, `abs(A).max(axis=0)`. A host routine (Numba), used by the
+    scaling."""
+    rmax, cmax = np.zeros(m), np.zeros(n)
+    _jit("csr_absmax", False)(np.asarray(indptr, dtype=np.int64), indices, data, rmax, cmax)
+    return rmax, cmax
+
+
+def csr_scale(indptr, indices, data, d1, d2):
+    """(`data * d1[row] * d2[col]` per entry of an m x n CSR pattern, in that order of
+    operations; and the row and column maxima of its absolute values, as csr_absmax). A host
+    routine (Numba), used by the scaling."""
+    out = np.empty(data.size, dtype=np.float64)
+    rmax, cmax = np.zeros(d1.size), np.zeros(d2.size)
+    _jit("csr_scale", False)(np.asarray(indptr, dtype=np.int64), indices,
+                             np.asarray(data, dtype=np.float64), d1, d2, out, rmax, cmax)
+    return out, rmax, cmax
+
+
+def csr_powsums(indptr, indices, data, a, m, n):
+    """(rs, cs): per row the sum of data**a, per column the sum of data**(2 - a), summed in the
+    entries' order (as numpy.bincount). A host routine (Numba), used by the scaling."""
+    rs, cs = np.zeros(m), np.zeros(n)
+    _jit("csr_powsums", False)(np.asarray(indptr, dtype=np.int64), indices, data, float(a), rs, cs)
+    return rs, cs
 
 
 def max_matching(ptr, idx, nrows):

@@ -497,3 +497,53 @@ def test_bench_presolve_stats_table(shared_instances, tmp_path, capsys):
     rows = collect(files[1], root=shared_instances)
     assert rows[0]["name"] == "sc50a" and rows[0]["status"] in ("reduced", "solved")
     assert table(rows).count("\n") == 4
+
+
+# ---------------------------------------------------------------------------- light presolve
+@pytest.mark.parametrize("build", BUILDERS, ids=lambda b: b.__name__[1:])
+def test_light_presolve_skips_the_costly_reductions_and_still_postsolves(build):
+    """Light presolve (large problems) runs none of LIGHT_SKIP; what it does still postsolves to
+    a verified optimum of the original."""
+    from gpulp.presolve.driver import LIGHT_SKIP
+    problem, reduction = build()
+    status, _, _, _, objective = _highs(problem)
+    pre = presolve(problem, light=True)
+    assert pre.stats["light"] and not _fired(pre) & set(LIGHT_SKIP), pre.log
+    if reduction not in LIGHT_SKIP:
+        assert reduction in _fired(pre), pre.log
+    if pre.status == "solved":
+        X, Y, Z = pre.postsolve(np.zeros(0), np.zeros(0), np.zeros(0))
+    else:
+        rstatus, x, y, z, _ = _highs(pre.problem)
+        assert rstatus == "Optimal", rstatus
+        X, Y, Z = pre.postsolve(x, y, z)
+    assert kkt_check(problem, X, Y, Z, 1e-7).ok
+    assert problem.objective(X) == pytest.approx(objective, rel=1e-7, abs=1e-7)
+
+
+def test_presolve_is_light_above_the_size_threshold(monkeypatch):
+    from gpulp.presolve import driver
+    problem, _ = _forcing_rows()
+    assert not presolve(problem).stats["light"]
+    monkeypatch.setattr(driver, "LIGHT_NNZ", problem.nnz - 1)
+    pre = presolve(problem)
+    assert pre.stats["light"] and "forcing_rows" not in _fired(pre)
+
+
+@pytest.mark.parametrize("light", [False, True])
+@pytest.mark.parametrize("sense", ["min", "max"])
+def test_nothing_to_reduce_returns_the_problem_itself(light, sense):
+    """No reduction applies: the original comes back (no copy) with an identity postsolve."""
+    c = np.array([1.0, 2, 3]) * (1 if sense == "min" else -1)    # the same min form
+    problem = Problem(c, [[1, 1, 1], [1, -1, 2]], [1, -INF], [INF, 4], [0, 0, 0], [5, 5, 5],
+                      sense=sense)
+    pre = presolve(problem, light=light)
+    assert pre.status == "reduced" and pre.problem is problem and not pre.log
+    x, y, z = np.array([1.0, 0, 0]), np.array([0.5, -0.25]), np.array([0.25, 0, 0])
+    X, Y, Z = pre.postsolve(x, y, z)
+    np.testing.assert_array_equal(X, x)
+    np.testing.assert_array_equal(Y, y)
+    np.testing.assert_array_equal(Z, z)
+    res = gpulp.solve(problem, tol=1e-8, device="cpu")
+    assert res.status == "optimal" and res.verified
+    assert res.objective == pytest.approx(_highs(problem)[4], rel=1e-7, abs=1e-7)

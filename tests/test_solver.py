@@ -198,3 +198,44 @@ def test_feasibility_polishing_reaches_its_tolerance_and_stays_verified(shared_i
     assert polished.primal_residual <= 1e-8 < plain.primal_residual
     assert polished.dual_residual <= 1e-8 < plain.dual_residual
     assert polished.gap <= 1e-4 and "polish" in polished.timers
+
+
+def _numpy_ruiz_pc(A, iterations=10, alpha=1.0):
+    """The LP scaling's factors in plain NumPy (the definition compute_scaling's Numba passes
+    must reproduce): Ruiz rounds on |A|, then Pock-Chambolle with `alpha`."""
+    import scipy.sparse as sp
+    m, n = A.shape
+    B = abs(sp.csr_matrix(A)).astype(float)
+    D1, D2 = np.ones(m), np.ones(n)
+
+    def inv_sqrt(v):
+        out = np.ones_like(v)
+        out[v > 0] = 1 / np.sqrt(v[v > 0])
+        return out
+    for _ in range(iterations):
+        d1 = inv_sqrt(B.max(axis=1).toarray().ravel())
+        d2 = inv_sqrt(B.max(axis=0).toarray().ravel())
+        B = sp.diags(d1) @ B @ sp.diags(d2)
+        D1, D2 = D1 * d1, D2 * d2
+    d1 = inv_sqrt(np.asarray(B.power(alpha).sum(axis=1)).ravel())
+    d2 = inv_sqrt(np.asarray(B.power(2 - alpha).sum(axis=0)).ravel())
+    return D1 * d1, D2 * d2
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_scaling_factors_match_their_numpy_definition(alpha):
+    import scipy.sparse as sp
+
+    from gpulp.scaling import compute_scaling
+    rng = np.random.default_rng(7)
+    A = sp.random(60, 45, density=0.1, random_state=3, format="csr")
+    A.data = rng.standard_normal(A.nnz) * 10.0 ** rng.integers(-4, 5, A.nnz)
+    A = sp.vstack([A, sp.csr_matrix((1, 45))]).tocsr()          # an empty row
+    A = sp.hstack([A, sp.csr_matrix((61, 1))]).tocsr()          # an empty column
+    sc, As, *_ = compute_scaling(A, np.ones(46), -np.ones(61), np.ones(61),
+                                 pock_chambolle_alpha=alpha)
+    D1, D2 = _numpy_ruiz_pc(A, alpha=alpha)
+    np.testing.assert_allclose(sc.D1, D1, rtol=1e-12)
+    np.testing.assert_allclose(sc.D2, D2, rtol=1e-12)
+    np.testing.assert_allclose(As.toarray(), (sp.diags(D1) @ A @ sp.diags(D2)).toarray(),
+                               rtol=1e-12, atol=0)
