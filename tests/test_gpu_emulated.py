@@ -1,12 +1,11 @@
 """The GPU backend without a GPU: gpulp's CUDA kernels compiled for the CPU and CuPy replaced by
-the stand-in in cuda_emu.py. These run in CI; the `gpu`-marked tests in test_kernels.py repeat the
-kernel checks on real hardware.
+the stand-in in cuda_emu.py. These run in CI. (Each kernel against the CPU backend is tested in
+test_kernels.py, on the emulator and on a real GPU.)
 
-What they catch: a kernel whose body disagrees with its NumPy definition (the CPU backend), a
-launch with the wrong argument types or grid, a kernel writing out of bounds, host code that
-converts device arrays implicitly, a window that allocates or synchronises inside its CUDA-graph
-capture, a graph that does not survive a restart, and any difference between the GPU and CPU
-paths on whole solves."""
+What they catch: a launch with the wrong argument types, a kernel writing out of bounds, host
+code that converts device arrays implicitly, a window that allocates or synchronises inside its
+CUDA-graph capture, a graph that does not survive a restart, and any difference between the GPU
+and CPU paths on whole solves."""
 
 import numpy as np
 import pytest
@@ -39,130 +38,12 @@ def gpu(cp):
     return be
 
 
-def _dev(be, a):
-    return None if a is None else be.asarray(a)
-
-
-# ------------------------------------------------------------------------------ kernels
-def _spmv_cases():
-    rng = np.random.default_rng(2)
-    dense_row = sp.vstack([sp.random(300, 400, density=0.005, random_state=3),
-                           sp.csr_matrix(np.ones((1, 400)))]).tocsr()   # a budget row
-    skewed = sp.csr_matrix(sp.hstack([sp.random(500, 3, density=1.0, random_state=4),
-                                      sp.eye(500)]).T)    # 3 rows of 500, 500 rows of 1 (CVaR A')
-    return {"empty": sp.csr_matrix((5, 4)), "sparse": sp.random(70, 50, density=0.02,
-                                                               random_state=5, format="csr"),
-            "dense": sp.csr_matrix(rng.standard_normal((40, 60))), "dense_row": dense_row,
-            "skewed": skewed.tocsr()}
-
-
-@pytest.mark.parametrize("name", list(_spmv_cases()))
-@pytest.mark.parametrize("chunk", [5, 32, 256])
-def test_spmv_kernels_match_scipy(cp, name, chunk):
-    """Both SpMV kernels on even, empty, dense and skewed matrices, with chunks that cut rows
-    (5), fill a warp (32) and the default; the choice sends long or uneven rows to the split
-    kernel."""
-    A = _spmv_cases()[name]
-    gpu = CupyBackend(chunk=chunk)
-    x = np.random.default_rng(4).standard_normal(A.shape[1])
-    M = gpu.matrix(A)
-    lengths = np.diff(A.indptr)
-    thread = A.nnz < 16 * A.shape[0] and (lengths.max(initial=0) <= 128)
-    assert M.row_kernel == ("spmv_thread" if thread else "spmv_chunks")
-    if thread:                              # give it the split layout too, to test both
-        from gpulp.backend import spmv_chunks
-        cstart, rchunk = spmv_chunks(A.indptr, chunk)
-        M.cstart, M.rchunk, M.part = cp.asarray(cstart), cp.asarray(rchunk), \
-            cp.zeros(max(1, cstart.size - 1))
-    for kernel in ("spmv_thread", "spmv_chunks"):
-        M.row_kernel = kernel
-        out = gpu.asarray(np.full(A.shape[0], np.nan))
-        gpu.spmv(M, gpu.asarray(x), out)
-        np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13,
-                                   err_msg=kernel)
-
-
 def test_a_budget_row_is_split_over_warps(cp):
     """A knapsack-style row over every column must not be walked by one thread."""
     A = sp.vstack([sp.eye(2000, format="csr"), sp.csr_matrix(np.ones((1, 2000)))]).tocsr()
     M = CupyBackend().matrix(A)
     assert M.row_kernel == "spmv_chunks"
     assert int(np.diff(M.rchunk.get()).max()) == 2000 // 256 + 1
-
-
-@pytest.mark.parametrize("update", [0, 1])
-def test_step_kernels_match_the_cpu_backend(gpu, update):
-    rng = np.random.default_rng(6)
-    cpu = CpuBackend()
-    n, m = 300, 200                     # neither a multiple of the block size
-    lo = np.where(rng.random(n) < 0.3, -np.inf, -0.5)
-    hi = np.where(rng.random(n) < 0.3, np.inf, 0.5)
-    scal = np.array([0.7, 1.3, 4.0, 0.9])
-    x, aty, c, x0, qx, qd = (rng.standard_normal(n) for _ in range(6))
-    qd = np.abs(qd)
-    for quadratic in (False, True):
-        ref = [x.copy(), np.zeros(n), np.zeros(n)]
-        dev = [gpu.asarray(x), gpu.asarray(np.full(n, np.nan)), gpu.asarray(np.full(n, np.nan))]
-        if quadratic:
-            cpu.primal_step_q(2, update, scal, ref[0], aty, qx, qd, c, lo, hi, x0, ref[1], ref[2])
-            gpu.primal_step_q(2, update, gpu.asarray(scal), dev[0], *map(gpu.asarray, (aty, qx, qd,
-                              c, lo, hi, x0)), dev[1], dev[2])
-        else:
-            cpu.primal_step(2, update, scal, ref[0], aty, c, lo, hi, x0, ref[1], ref[2])
-            gpu.primal_step(2, update, gpu.asarray(scal), dev[0], *map(gpu.asarray, (aty, c, lo,
-                            hi, x0)), dev[1], dev[2])
-        for a, b in zip(ref, dev):
-            np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-14, atol=1e-15)
-    y, axbar, y0 = (rng.standard_normal(m) for _ in range(3))
-    rl = np.where(rng.random(m) < 0.5, -np.inf, -0.1)
-    ru = np.where(rng.random(m) < 0.5, np.inf, 0.2)
-    yref, yhat = y.copy(), np.zeros(m)
-    cpu.dual_step(1, update, scal, yref, axbar, rl, ru, y0, yhat)
-    yd, yhd = gpu.asarray(y), gpu.asarray(np.full(m, np.nan))
-    gpu.dual_step(1, update, gpu.asarray(scal), yd, *map(gpu.asarray, (axbar, rl, ru, y0)), yhd)
-    np.testing.assert_allclose(gpu.to_host(yd), yref, rtol=1e-14, atol=1e-15)
-    np.testing.assert_allclose(gpu.to_host(yhd), yhat, rtol=1e-14, atol=1e-15)
-    v, vhat, v0 = (rng.standard_normal(m) for _ in range(3))
-    vref = v.copy()
-    cpu.halpern(3, scal, vref, vhat, v0)
-    vd = gpu.asarray(v)
-    gpu.halpern(3, gpu.asarray(scal), vd, gpu.asarray(vhat), gpu.asarray(v0))
-    np.testing.assert_allclose(gpu.to_host(vd), vref, rtol=1e-14, atol=1e-15)
-
-
-@pytest.mark.parametrize("n", [1, 300, 700])
-def test_factor_kernels_match_the_cpu_backend(gpu, n):
-    """Q x = F (F' x) + d x: factor_ft reduces in shared memory behind barriers and adds its
-    partial sums atomically (the emulator runs those blocks as cooperative threads)."""
-    rng = np.random.default_rng(n)
-    k = 50
-    Fq = FactorQ(rng.standard_normal((n, k)), rng.random(n))
-    x = rng.standard_normal(n)
-    want = Fq.F @ (Fq.F.T @ x) + Fq.d * x
-    Q = gpu.factor(Fq)
-    out = gpu.asarray(np.full(n, np.nan))
-    gpu.qmv(Q, gpu.asarray(x), out)
-    gpu.qmv(Q, gpu.asarray(x), out)          # twice: the k-vector is zeroed before each use
-    np.testing.assert_allclose(gpu.to_host(out), want, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
-def test_kkt_terms_match_the_cpu_backend(gpu, quadratic):
-    rng = np.random.default_rng(8)
-    m, n = 30, 50
-    cols = [rng.standard_normal(n) for _ in range(4)]
-    q = [rng.standard_normal(n), rng.standard_normal(n), rng.random(n)] if quadratic else [None] * 3
-    fin = [(rng.random(n) < 0.6).astype(float) for _ in range(2)]
-    b0 = [np.where(f > 0, rng.standard_normal(n), 0.0) for f in fin]
-    rows = [rng.standard_normal(m) for _ in range(5)]
-    rl = np.where(rng.random(m) < 0.5, -1.0, -np.inf)
-    ru = np.where(rng.random(m) < 0.5, 1.0, np.inf)
-    args = (*cols, *q, rng.standard_normal(n), *fin, *b0, rng.random(n) + 0.5, *rows, rl, ru,
-            np.where(np.isfinite(rl), rl, 0.0), np.where(np.isfinite(ru), ru, 0.0),
-            rng.random(m) + 0.5)
-    want = CpuBackend().kkt_terms(*args)
-    got = gpu.fetch(gpu.kkt_terms(*[_dev(gpu, a) for a in args]))
-    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ CUDA graphs
