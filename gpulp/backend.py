@@ -232,18 +232,6 @@ def _matching(ptr, idx, row_of, col_of, dist, queue, stack, pos):
                     pos[j2] = ptr[j2]
 
 
-def _csr_absmax(indptr, indices, data, rmax, cmax):
-    for r in range(indptr.size - 1):
-        top = 0.0
-        for k in range(indptr[r], indptr[r + 1]):
-            a = abs(data[k])
-            if a > top:
-                top = a
-            if a > cmax[indices[k]]:
-                cmax[indices[k]] = a
-        rmax[r] = top
-
-
 def _csr_scale(indptr, indices, data, d1, d2, out, rmax, cmax):
     for r in range(indptr.size - 1):
         top = 0.0
@@ -267,7 +255,7 @@ def _csr_powsums(indptr, indices, data, a, rs, cs):
         rs[r] = s
 
 
-_BODIES = {"csr_absmax": _csr_absmax, "csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
+_BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
            "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
            "window": _window, "kkt_terms": _kkt_terms, "matching": _matching}
@@ -292,19 +280,11 @@ def _jit(name, parallel):
     return _JITTED[key]
 
 
-def csr_absmax(indptr, indices, data, m, n):
-    """Row and column maxima of |data| over an m x n CSR pattern (0 for empty rows and columns):
-    like `abs(A).max(axis=1)`, `abs(A).max(axis=0)`. A host routine (Numba), used by the
-    scaling."""
-    rmax, cmax = np.zeros(m), np.zeros(n)
-    _jit("csr_absmax", False)(np.asarray(indptr, dtype=np.int64), indices, data, rmax, cmax)
-    return rmax, cmax
-
-
 def csr_scale(indptr, indices, data, d1, d2):
     """(`data * d1[row] * d2[col]` per entry of an m x n CSR pattern, in that order of
-    operations; and the row and column maxima of its absolute values, as csr_absmax). A host
-    routine (Numba), used by the scaling."""
+    operations; and the row and column maxima of its absolute values, 0 for empty rows and
+    columns, like `abs(B).max(axis=1)` and `abs(B).max(axis=0)`). A host routine (Numba), used
+    by the scaling."""
     out = np.empty(data.size, dtype=np.float64)
     rmax, cmax = np.zeros(d1.size), np.zeros(d2.size)
     _jit("csr_scale", False)(np.asarray(indptr, dtype=np.int64), indices,
@@ -626,8 +606,8 @@ class CupyBackend:
     """CuPy arrays on one CUDA device, gpulp's fused kernels, windows replayed as CUDA graphs."""
 
     name = "gpu"
-    KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q", "dual_step", "halpern",
-               "factor_ft", "factor_fq")
+    KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
+               "dual_step", "halpern", "factor_ft", "factor_fq")
 
     def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
