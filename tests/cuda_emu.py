@@ -757,7 +757,7 @@ def make_cupy():
     return mod
 
 
-def _make_cupyx(cp):
+def _make_cupyx():
     """`cupyx` with `profiler.benchmark` (host wall times stand for the GPU times)."""
     import time
 
@@ -789,7 +789,7 @@ def emulated_cupy():
     saved_reason, saved_modules = list(backend._GPU_REASON), dict(backend._MODULES)
     cp = make_cupy()
     sys.modules["cupy"] = cp
-    sys.modules["cupyx"] = _make_cupyx(cp)
+    sys.modules["cupyx"] = _make_cupyx()
     sys.modules["cupyx.profiler"] = sys.modules["cupyx"].profiler
     backend._GPU_REASON.clear()
     backend._MODULES.clear()
