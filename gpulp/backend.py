@@ -337,6 +337,57 @@ class CsrMatrix:
         return int(self.data.size)
 
 
+@dataclass
+class MatrixPair:
+    """A scaled constraint matrix on the backend's device: A and A' (each a CsrMatrix ready for
+    `spmv`), and sqrt(||A||_1 ||A||_inf), an upper bound on ||A||_2. Made by a scaler's
+    `finish` (see `CpuBackend.scaler`)."""
+    A: CsrMatrix
+    AT: CsrMatrix
+    norm_bound: float
+
+    @property
+    def shape(self):
+        return self.A.shape
+
+    @property
+    def nnz(self):
+        return self.A.nnz
+
+
+def _norm_bound(rs, cs):
+    """sqrt(max row sum * max column sum) of |A|, given both sums (0 for an empty matrix)."""
+    if rs.size == 0 or cs.size == 0:
+        return 0.0
+    return math.sqrt(float(rs.max()) * float(cs.max()))
+
+
+class _HostScaler:
+    """The scaling's passes over a scipy CSR matrix's entries, on the host (Numba): see
+    `CpuBackend.scaler`."""
+
+    def __init__(self, be, A):
+        self.be, self.A, self.shape = be, A, A.shape
+        self.indptr = np.asarray(A.indptr, dtype=np.int64)
+        self.work = np.abs(np.asarray(A.data, dtype=np.float64))
+
+    def scale(self, d1, d2):
+        self.work, rmax, cmax = csr_scale(self.indptr, self.A.indices, self.work, d1, d2)
+        return rmax, cmax
+
+    def powsums(self, a):
+        return csr_powsums(self.indptr, self.A.indices, self.work, a, *self.shape)
+
+    def finish(self, D1, D2):
+        import scipy.sparse as sp
+        A = self.A
+        data = csr_scale(self.indptr, A.indices, A.data, D1, D2)[0]
+        As = sp.csr_matrix((data, A.indices, self.indptr), shape=self.shape)
+        bound = _norm_bound(*csr_powsums(self.indptr, A.indices, np.abs(data), 1.0, *self.shape))
+        self.work = None
+        return MatrixPair(self.be.matrix(As), self.be.matrix(As.T.tocsr()), bound)
+
+
 class CpuBackend:
     """NumPy arrays, Numba kernels (threaded above a size threshold)."""
 
@@ -371,6 +422,17 @@ class CpuBackend:
         caller's arrays in place, e.g. when it sums duplicates)."""
         return CsrMatrix(np.array(A.indptr, dtype=np.int64), np.array(A.indices, dtype=np.int64),
                          np.array(A.data, dtype=np.float64), A.shape)
+
+    def scaler(self, A):
+        """The scaling's passes over the entries of a scipy CSR matrix A (the algorithm is
+        scaling.compute_scaling's). Its methods, with W a working copy of |A| on the device:
+          scale(d1, d2): W = diag(d1) W diag(d2), each entry computed as w * d1[r] * d2[c] in that
+            order; returns W's row and column maxima (host arrays, 0 for an empty row or column);
+          powsums(a): (per row the sum of W**a, per column the sum of W**(2 - a)), host arrays;
+          finish(D1, D2): A~ = diag(D1) A diag(D2) (same order of operations) and its transpose on
+            the device, with sqrt(||A~||_1 ||A~||_inf), as a MatrixPair.
+        On the CPU these are Numba passes and scipy's transpose."""
+        return _HostScaler(self, A)
 
     def set_scalars(self, scal, values):
         """Like `scal[:] = values`."""
@@ -607,7 +669,7 @@ class CupyBackend:
 
     name = "gpu"
     KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
-               "dual_step", "halpern", "factor_ft", "factor_fq")
+               "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale")
 
     def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
@@ -655,11 +717,13 @@ class CupyBackend:
         return [float(v) for v in cp.stack([cp.asarray(v, dtype=cp.float64) for v in values]).get()]
 
     def memory_needed(self, m, n, nnz):
-        """Bytes the engine allocates for an m x n working problem with nnz nonzeros (A and A'
-        with their row-split layouts, at most nnz / SPMV_CHUNK + rows chunks each, and the
-        vectors)."""
+        """Peak bytes for an m x n working problem with nnz nonzeros: A and A' with their
+        row-split layouts (at most nnz / SPMV_CHUNK + rows chunks each) and the vectors, plus
+        what the scaling holds while it forms A' (a copy of |A|, the transpose's permutation
+        and the sort's or the gather's temporaries: about 36 bytes a nonzero)."""
         chunks = nnz // SPMV_CHUNK + max(m, n) + 1
-        return 2 * (nnz * 12 + (max(m, n) + 2) * 16 + chunks * 16) + 8 * (22 * n + 16 * m)
+        return (2 * (nnz * 12 + (max(m, n) + 2) * 16 + chunks * 16) + 8 * (22 * n + 16 * m)
+                + 36 * nnz)
 
     def out_of_memory(self, exc):
         """A DeviceError for a CuPy out-of-memory exception, else None."""
@@ -682,21 +746,38 @@ class CupyBackend:
 
     def matrix(self, A):
         cp = self.cp
-        if A.shape[1] >= 2**31:
+        if max(A.shape) >= 2**31:
             from .errors import DeviceError
-            raise DeviceError("more than 2^31 columns are not supported on the GPU")
-        M = CsrMatrix(cp.asarray(A.indptr.astype(np.int64)), cp.asarray(A.indices.astype(np.int32)),
-                      cp.asarray(A.data.astype(np.float64)), A.shape)
-        lengths = np.diff(A.indptr)
+            raise DeviceError("more than 2^31 rows or columns are not supported on the GPU")
+        indptr = np.asarray(A.indptr, dtype=np.int64)
+        return self._csr(indptr, cp.asarray(indptr), cp.asarray(A.indices.astype(np.int32)),
+                         cp.asarray(A.data.astype(np.float64)), A.shape)
+
+    def _csr(self, indptr_host, indptr, indices, data, shape):
+        """A CsrMatrix of device arrays with its SpMV layout, chosen from the host row pointer."""
+        cp = self.cp
+        M = CsrMatrix(indptr, indices, data, shape)
+        lengths = np.diff(indptr_host)
         longest = int(lengths.max()) if lengths.size else 0
-        if A.nnz < THREAD_ROW_AVG * max(A.shape[0], 1) and longest <= THREAD_ROW_MAX:
+        if int(indptr_host[-1]) < THREAD_ROW_AVG * max(shape[0], 1) and longest <= THREAD_ROW_MAX:
             M.row_kernel = "spmv_thread"
         else:                 # long or uneven rows: split them over warps (see pdhg.cu)
-            cstart, rchunk = spmv_chunks(A.indptr, self.chunk)
+            cstart, rchunk = spmv_chunks(indptr_host, self.chunk)
             M.row_kernel = "spmv_chunks"
             M.cstart, M.rchunk = cp.asarray(cstart), cp.asarray(rchunk)
             M.part = cp.zeros(max(1, cstart.size - 1))
         return M
+
+    def scaler(self, A):
+        """`CpuBackend.scaler` on the device: A is uploaded once, its transpose is formed there,
+        and the passes are a kernel (gpulp_csr_scale) and SpMVs by ones."""
+        return _DeviceScaler(self, A)
+
+    def _host(self, *arrays):
+        """Device arrays to host copies, on the backend's stream, waiting for them."""
+        out = [a.get(stream=self.stream) for a in arrays]
+        self.stream.synchronize()
+        return out
 
     def set_scalars(self, scal, values):
         scal.set(np.asarray(values, dtype=np.float64), stream=self.stream)
@@ -811,6 +892,81 @@ class CupyBackend:
             state["graph"].launch(stream=self.stream)
 
         return run
+
+
+class _DeviceScaler:
+    """The scaling's passes on the GPU: see `CpuBackend.scaler`. Exact as on the CPU: the
+    products are formed in the same order, the maxima are exact whatever the threads' order, and
+    the sums are SpMVs by ones (summed in row order where rows are short, as on the CPU)."""
+
+    def __init__(self, be, A):
+        import copy
+        cp = be.cp
+        m, n = A.shape
+        nnz = int(A.nnz)
+        be.check_memory(m, n, nnz)
+        self.be, self.shape, self.nnz = be, A.shape, nnz
+        self.A = be.matrix(A)                     # signed data, scaled in place by finish
+        self.work = cp.abs(self.A.data)
+        # A' on the device: a stable sort of the entries by column keeps each column's rows in
+        # ascending order (as scipy's transpose does); perm maps A''s entries to A's
+        at_ptr_h = np.zeros(n + 1, dtype=np.int64)
+        if nnz:
+            self.perm = cp.argsort(self.A.indices)
+            rows = cp.searchsorted(self.A.indptr[1:], cp.arange(nnz, dtype=cp.int64),
+                                   side="right")
+            at_indices = rows[self.perm].astype(cp.int32)
+            del rows
+            at_ptr = cp.concatenate([cp.zeros(1, dtype=cp.int64),
+                                     cp.cumsum(cp.bincount(self.A.indices, minlength=n))])
+            at_ptr_h = be._host(at_ptr)[0].astype(np.int64)
+        else:
+            self.perm = cp.zeros(0, dtype=cp.int64)
+            at_indices = cp.zeros(0, dtype=cp.int32)
+        self.AT = be._csr(at_ptr_h, cp.asarray(at_ptr_h), at_indices, cp.zeros(nnz), (n, m))
+        self.rmax, self.cmax = cp.zeros(m), cp.zeros(n)
+        self.ones_m, self.ones_n = cp.ones(m), cp.ones(n)
+        self._copy = copy.copy
+
+    def _pass(self, data, d1, d2):
+        be = self.be
+        self.rmax.fill(0.0)
+        self.cmax.fill(0.0)
+        if self.nnz:
+            be._kernel("csr_scale")(be._grid(self.nnz), (_THREADS,),
+                                    (self.A.indptr, self.A.indices, data, be.asarray(d1),
+                                     be.asarray(d2), self.rmax, self.cmax,
+                                     np.int64(self.shape[0]), np.int64(self.nnz)),
+                                    stream=be.stream)
+
+    def _sums(self, row_data, col_data):
+        """(A-pattern row sums of row_data, A'-pattern row sums of col_data[perm]), on device."""
+        be, cp = self.be, self.be.cp
+        Ar, ATc = self._copy(self.A), self._copy(self.AT)
+        Ar.data, ATc.data = row_data, col_data[self.perm]
+        rs, cs = cp.zeros(self.shape[0]), cp.zeros(self.shape[1])
+        be.spmv(Ar, self.ones_n, rs)
+        be.spmv(ATc, self.ones_m, cs)
+        return rs, cs
+
+    def scale(self, d1, d2):
+        self._pass(self.work, d1, d2)
+        return tuple(self.be._host(self.rmax, self.cmax))
+
+    def powsums(self, a):
+        w = self.work
+        if a == 1.0:
+            return tuple(self.be._host(*self._sums(w, w)))
+        return tuple(self.be._host(*self._sums(w ** a, w ** (2.0 - a))))
+
+    def finish(self, D1, D2):
+        self.work = None
+        self._pass(self.A.data, D1, D2)
+        self.AT.data = self.A.data[self.perm]
+        mag = self.be.cp.abs(self.A.data)
+        rs, cs = self.be._host(*self._sums(mag, mag))
+        self.perm = None
+        return MatrixPair(self.A, self.AT, _norm_bound(rs, cs))
 
 
 _GPU_REASON = []

@@ -43,8 +43,9 @@ RAY_EVERY = 4     # the infeasibility-ray candidates are evaluated at every 4th 
 
 @dataclass
 class WorkingProblem:
-    """Host data of the scaled LP plus what the statistics need to report unscaled measures."""
-    A: object                 # scipy CSR (scaled)
+    """The scaled LP (its matrix on the backend's device, the rest on the host) plus what the
+    statistics need to report unscaled measures."""
+    A: object                 # backend.MatrixPair: A~ and A~' on the device, a bound on ||A~||
     c: np.ndarray
     row_lower: np.ndarray
     row_upper: np.ndarray
@@ -66,8 +67,7 @@ class _Device:
 
     def __init__(self, be, wp: WorkingProblem):
         xp = be.xp
-        self.A = be.matrix(wp.A)
-        self.AT = be.matrix(wp.A.T.tocsr())
+        self.A, self.AT = wp.A.A, wp.A.AT       # uploaded by the scaling, shared by engines
         self.c = be.asarray(wp.c)
         self.rl, self.ru = be.asarray(wp.row_lower), be.asarray(wp.row_upper)
         self.cl, self.cu = be.asarray(wp.col_lower), be.asarray(wp.col_upper)
@@ -199,14 +199,6 @@ def _curvature_majorant(Q, lambda_q):
     return np.where(rows > 0, lambda_q, 0.0)
 
 
-def _norm_upper_bound(A):
-    """sqrt(||A||_1 ||A||_inf) >= ||A||_2."""
-    if A.nnz == 0:
-        return 0.0
-    absA = abs(A)
-    return math.sqrt(float(absA.sum(axis=0).max()) * float(absA.sum(axis=1).max()))
-
-
 class Engine:
     """Runs r2HPDHG windows on a backend until an event; resumable (call run again)."""
 
@@ -217,7 +209,6 @@ class Engine:
         be.warmup()
         self.compile_time = time.perf_counter() - t
         t = time.perf_counter()
-        be.check_memory(wp.A.shape[0], wp.A.shape[1], wp.A.nnz)
         self.dev = _Device(be, wp)
         m, n = wp.A.shape
         self.quadratic = self.dev.Q is not None
@@ -234,7 +225,7 @@ class Engine:
             # Power iteration converges from below, slowly when the top singular values cluster;
             # a step above 1/||A|| makes PDHG diverge. Pad the estimate by 1% (resolved gaps are
             # larger after `power_iterations` steps) and cap it by sqrt(||A||_1 ||A||_inf).
-            norm_a = min(1.01 * est, _norm_upper_bound(wp.A))
+            norm_a = min(1.01 * est, wp.A.norm_bound)
         self.norm_a = norm_a
         self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
         if self.quadratic:       # the per-column curvature of the linearised step

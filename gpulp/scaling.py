@@ -5,8 +5,9 @@ Glossary: D1 (row factors), D2 (column factors), theta_b (bound scale), theta_c 
     column bounds~ = theta_b D2^-1 (l_c, u_c)
 and back:  x = D2 x~ / theta_b,  y = D1 y~ / theta_c,  z = D2^-1 z~ / theta_c.
 
-Knows: host arrays (NumPy, scipy CSR) of an LP in two-sided form.
-Must not know: devices, the iteration, presolve, or the original problem's sense.
+Knows: host arrays (NumPy, scipy CSR) of an LP in two-sided form, and the backend's scaler
+contract (backend.CpuBackend.scaler) for the passes over A's entries.
+Must not know: where arrays live, the iteration, presolve, or the original problem's sense.
 """
 
 from __future__ import annotations
@@ -44,14 +45,20 @@ def finite_norm(lo, hi) -> float:
 
 
 def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=10,
-                    pock_chambolle_alpha=1.0, bound_objective_rescaling=True, Q=None):
-    """Return (Scaling, A~ as CSR, c~, row_lower~, row_upper~, Q~) for the given LP or QP data.
-    Column bounds are scaled by the caller with `D2` and `theta_b` (see module docstring).
+                    pock_chambolle_alpha=1.0, bound_objective_rescaling=True, Q=None, be=None):
+    """Return (Scaling, A~, c~, row_lower~, row_upper~, Q~) for the given LP or QP data. A~ is a
+    backend.MatrixPair on `be`'s device (A~ and A~', with a bound on ||A~||_2); `be` defaults to
+    the CPU backend. The passes over A's entries run on that device (`be.scaler`); the vectors
+    of factors stay on the host. Column bounds are scaled by the caller with `D2` and `theta_b`
+    (see module docstring).
 
     With a quadratic term the column factors equilibrate the stacked matrix [Q; A] (a FactorQ
     contributes its diagonal), and Q~ = (theta_c / theta_b) D2 Q D2 keeps the objective's two
     parts in proportion."""
     from .problem import FactorQ
+    if be is None:
+        from .backend import CpuBackend
+        be = CpuBackend()
     m, n = A.shape
     factor = isinstance(Q, FactorQ)
     qdata = qdiag = q_row = None
@@ -79,23 +86,20 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
         if factor:
             return qdiag
         return np.bincount(Q.indices, weights=qdata, minlength=n)
-    # the passes over A's entries are host Numba routines (backend.csr_*): one fused pass each,
-    # scaling and taking the next maxima, instead of NumPy gathers, sorts and temporaries (2.0 s
-    # -> 0.76 s for the scaling of a 10M-nonzero LP on a 2-core VM); the arithmetic, and so the
-    # result, is the same
-    from .backend import csr_powsums, csr_scale
-    indices = A.indices
-    indptr = A.indptr
+    # The passes over A's entries are the backend's (one fused pass each, scaling and taking the
+    # next maxima: Numba on the host, a kernel on a GPU, where A is uploaded once and A' formed
+    # there); the arithmetic, and so the result, is the same on both.
+    work = be.scaler(A)
     D1 = np.ones(m)
     D2 = np.ones(n)
-    data, rmax, cmax = csr_scale(indptr, indices, np.abs(A.data), D1, D2)   # |A|, its maxima
+    rmax, cmax = work.scale(D1, D2)                        # |A|'s maxima
 
     def apply(d1, d2):
         """Scale by d1, d2; returns the new row and column maxima of |A| (from the same pass)."""
-        nonlocal data, qdata, qdiag
+        nonlocal qdata, qdiag
         D1[:] *= d1
         D2[:] *= d2
-        data, rmax, cmax = csr_scale(indptr, indices, data, d1, d2)
+        rmax, cmax = work.scale(d1, d2)
         if Q is not None and factor:
             qdiag = qdiag * d2 * d2
         elif Q is not None:
@@ -111,13 +115,11 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
     for _ in range(ruiz_iterations):
         rmax, cmax = apply(inv_sqrt(rmax), inv_sqrt(np.maximum(cmax, q_colmax())))
     if pock_chambolle_alpha is not None and pock_chambolle_alpha >= 0:
-        a = float(pock_chambolle_alpha)
-        rs, cs = csr_powsums(indptr, indices, data, a, m, n)
+        rs, cs = work.powsums(float(pock_chambolle_alpha))
         cs = cs + q_colsum()
         apply(inv_sqrt(rs), inv_sqrt(cs))
 
-    As = sp.csr_matrix((csr_scale(indptr, indices, A.data, D1, D2)[0], indices.copy(),
-                        A.indptr.copy()), shape=A.shape)
+    As = work.finish(D1, D2)
     cs_ = D2 * np.asarray(c, dtype=np.float64)
     rl = D1 * row_lower
     ru = D1 * row_upper

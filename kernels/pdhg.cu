@@ -150,4 +150,30 @@ __global__ void gpulp_halpern(int i, const double* __restrict__ scal, double* __
     v[j] = w * (g * (2.0 * vhat[j] - v[j]) + (1.0 - g) * v[j]) + (1.0 - w) * v0[j];
 }
 
+// The scaling's pass over A (Ruiz), like `data[k] = data[k] * d1[r] * d2[c]` (in that order) for
+// each entry k = (r, c), with `rmax[r] = max |data[r, :]|` and `cmax[c] = max |data[:, c]|` taken
+// over the new values; rmax and cmax must be zeroed first. One thread per entry: its row by
+// binary search in indptr, the maxima by atomicMax on the bits of the nonnegative doubles (whose
+// order as unsigned integers is their order as numbers), so the result is exact and does not
+// depend on the order in which threads run.
+__global__ void gpulp_csr_scale(const long long* __restrict__ indptr,
+                                const int* __restrict__ indices, double* __restrict__ data,
+                                const double* __restrict__ d1, const double* __restrict__ d2,
+                                double* rmax, double* cmax, long long m, long long nnz) {
+    long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= nnz) return;
+    long long lo = 0, hi = m;                 // indptr[lo] <= k < indptr[hi]
+    while (hi - lo > 1) {
+        long long mid = (lo + hi) >> 1;
+        if (indptr[mid] <= k) lo = mid; else hi = mid;
+    }
+    int c = indices[k];
+    double v = data[k] * d1[lo] * d2[c];
+    data[k] = v;
+    double a = fabs(v);
+    unsigned long long bits = (unsigned long long)__double_as_longlong(a);
+    if (rmax[lo] < a) atomicMax((unsigned long long*)(rmax + lo), bits);
+    if (cmax[c] < a) atomicMax((unsigned long long*)(cmax + c), bits);
+}
+
 }  // extern "C"

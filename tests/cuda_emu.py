@@ -8,7 +8,8 @@ window.
 What it emulates, and what it checks on the way (each a defect on a real GPU):
 
 * Kernels. `RawModule(code=...)` compiles the CUDA source as C++ with g++ and a small prelude
-  (threadIdx / blockIdx, `__ldg`, `atomicAdd`, `__shared__`, `__syncthreads`, `__shfl_down_sync`).
+  (threadIdx / blockIdx, `__ldg`, `atomicAdd`, `atomicMax`, `__double_as_longlong`, `__shared__`,
+  `__syncthreads`, `__shfl_down_sync`).
   A launch runs every block of the grid in turn; a kernel that uses a barrier or a warp shuffle
   runs its block's threads as cooperative fibers (ucontext), so barriers, shared memory and
   shuffles behave as on a GPU. A deadlock, a shuffle in a partial warp, or a barrier in divergent
@@ -120,6 +121,8 @@ static inline double __shfl_down_sync(unsigned mask, double v, unsigned off) {
 }
 
 template <class T> static inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
+template <class T> static inline T atomicMax(T* p, T v) { T old = *p; if (v > old) *p = v; return old; }
+static inline long long __double_as_longlong(double v) { long long r; memcpy(&r, &v, 8); return r; }
 
 static void emu_fiber_main() {
     emu_body();
@@ -543,6 +546,8 @@ def make_cupy():
     mod.asnumpy = asnumpy
     mod.stack = device_op(np.stack, "stack")
     mod.concatenate = device_op(np.concatenate, "concatenate")
+    # CuPy's argsort is always stable (thrust) and takes no `kind`
+    mod.argsort = device_op(lambda a, axis=-1: np.argsort(a, axis=axis, kind="stable"), "argsort")
     mod.linalg = types.SimpleNamespace(norm=device_op(np.linalg.norm, "linalg.norm"))
     for name in ("float64", "float32", "int64", "int32", "uint32", "bool_", "inf", "nan",
                  "newaxis", "dtype"):

@@ -125,6 +125,41 @@ def test_spmv_kernels_match_scipy(gpu, name, chunk):
                                    err_msg=kernel)
 
 
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+@pytest.mark.parametrize("name", list(_spmv_cases()) + ["scaled"])
+def test_scaling_on_the_device_matches_the_cpu(gpu, name, alpha):
+    """The scaling's passes on the device (csr_scale with its atomic maxima, sums by SpMV, A'
+    formed by a stable sort): the same factors, A~ and A~' as the CPU's, the transpose's pattern
+    exactly, and the same bound on ||A~||."""
+    from gpulp.scaling import compute_scaling
+    if name == "scaled":        # magnitudes over 12 decades, an empty row and an empty column
+        rng = np.random.default_rng(9)
+        A = sp.random(90, 70, density=0.08, random_state=9, format="csr")
+        A.data = rng.standard_normal(A.nnz) * 10.0 ** rng.integers(-6, 7, A.nnz)
+        A = sp.vstack([A, sp.csr_matrix((1, 70))]).tocsr()
+        A = sp.hstack([sp.csr_matrix((91, 1)), A]).tocsr()
+    else:
+        A = _spmv_cases()[name]
+    m, n = A.shape
+    c, rl, ru = np.ones(n), -np.ones(m), np.ones(m)
+    ref = compute_scaling(A, c, rl, ru, pock_chambolle_alpha=alpha, be=CpuBackend())
+    got = compute_scaling(A, c, rl, ru, pock_chambolle_alpha=alpha, be=gpu)
+    np.testing.assert_allclose(got[0].D1, ref[0].D1, rtol=1e-13)
+    np.testing.assert_allclose(got[0].D2, ref[0].D2, rtol=1e-13)
+    for side in ("A", "AT"):
+        want, have = getattr(ref[1], side), getattr(got[1], side)
+        assert have.shape == want.shape
+        np.testing.assert_array_equal(gpu.cp.asnumpy(have.indptr), want.indptr)
+        np.testing.assert_array_equal(gpu.cp.asnumpy(have.indices), want.indices)
+        np.testing.assert_allclose(gpu.to_host(have.data), want.data, rtol=1e-12, atol=0)
+    assert got[1].norm_bound == pytest.approx(ref[1].norm_bound, rel=1e-12)
+    dense = ref[1].A
+    dense = sp.csr_matrix((dense.data, dense.indices, dense.indptr), shape=dense.shape).toarray()
+    if dense.size:
+        want = np.sqrt(np.abs(dense).sum(0).max() * np.abs(dense).sum(1).max())
+        assert ref[1].norm_bound == pytest.approx(want, rel=1e-12)
+
+
 @pytest.mark.parametrize("update", [0, 1])
 def test_step_kernels_match_the_cpu_backend(gpu, update):
     rng = np.random.default_rng(6)

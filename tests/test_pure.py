@@ -85,7 +85,8 @@ def test_scaling_equilibrates_and_unscales_exactly():
     c = rng.standard_normal(40)
     rl = np.where(rng.random(31) < 0.5, -np.inf, rng.standard_normal(31))
     ru = rl + 1.0
-    sc, As, cs, rls, rus, _ = compute_scaling(A, c, rl, ru)
+    sc, pair, cs, rls, rus, _ = compute_scaling(A, c, rl, ru)
+    As = sp.csr_matrix((pair.A.data, pair.A.indices, pair.A.indptr), shape=pair.shape)
     dense = A.toarray()
     np.testing.assert_allclose(As.toarray(), sc.D1[:, None] * dense * sc.D2[None, :])
     # Pock-Chambolle with alpha = 1 guarantees ||A~||_2 <= 1; Ruiz flattens the spread

@@ -232,8 +232,9 @@ def test_scaling_factors_match_their_numpy_definition(alpha):
     A.data = rng.standard_normal(A.nnz) * 10.0 ** rng.integers(-4, 5, A.nnz)
     A = sp.vstack([A, sp.csr_matrix((1, 45))]).tocsr()          # an empty row
     A = sp.hstack([A, sp.csr_matrix((61, 1))]).tocsr()          # an empty column
-    sc, As, *_ = compute_scaling(A, np.ones(46), -np.ones(61), np.ones(61),
-                                 pock_chambolle_alpha=alpha)
+    sc, pair, *_ = compute_scaling(A, np.ones(46), -np.ones(61), np.ones(61),
+                                   pock_chambolle_alpha=alpha)
+    As = sp.csr_matrix((pair.A.data, pair.A.indices, pair.A.indptr), shape=pair.shape)
     D1, D2 = _numpy_ruiz_pc(A, alpha=alpha)
     np.testing.assert_allclose(sc.D1, D1, rtol=1e-12)
     np.testing.assert_allclose(sc.D2, D2, rtol=1e-12)
