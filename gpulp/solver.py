@@ -365,6 +365,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
             xover_next[0] = now + 0.1 * (now - t0)
             return None
+        if not resuming and xover.build_estimate > budget:
+            # its first start would spend the whole budget building its scaled LP (a large
+            # LP: the GPU's transport instances); it waits until the solve has run longer
+            return None
         if not resuming:
             xover_err[0] = err
             logger.info(f"crossover: starts from an iterate with KKT error {err:.1e}")

@@ -134,6 +134,22 @@ def test_large_lps_and_wide_qps_are_not_taken():
     assert Crossover(qp, max_rows=qp.num_cols).applicable
 
 
+def test_it_builds_its_scaled_lp_only_when_first_started():
+    p = _random_lp(7)
+    xo = Crossover(p)
+    assert xo.applicable and not xo.built and xo.build_estimate > 0
+    assert xo.start(np.zeros(p.num_cols), np.zeros(p.num_rows), np.zeros(p.num_cols))
+    assert xo.built and xo.build_estimate == 0.0
+
+
+def test_solve_skips_it_while_building_it_would_take_the_attempts_budget(monkeypatch):
+    import gpulp.crossover as xmod
+    p = _random_lp(7)
+    monkeypatch.setattr(xmod, "BUILD_SECONDS_PER_NNZ", 1e3)     # as if A were huge
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
+    assert res.status == Status.OPTIMAL and res.verified and res.message != "crossover"
+
+
 def test_solve_uses_it_on_lps_and_says_so():
     p = _random_lp(7)
     res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False)
