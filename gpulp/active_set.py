@@ -299,7 +299,6 @@ class ActiveSetPolisher:
         self.problem = problem
         self.s = -1.0 if problem.sense == "max" else 1.0
         self.A = sp.csr_matrix(problem.A)
-        self.AT = self.A.T.tocsr()
         self.c = self.s * np.asarray(problem.c, dtype=np.float64)
         self.rl, self.ru = problem.row_lower, problem.row_upper
         self.lo, self.hi = problem.col_lower, problem.col_upper
@@ -312,6 +311,8 @@ class ActiveSetPolisher:
         self.Q = None if Q is None else sp.csr_matrix(self.s * Q)
         qnnz = 0 if self.Q is None else self.Q.nnz
         self.applicable = (m + n) <= max_dim and 2 * self.A.nnz + qnnz <= max_nnz
+        # A' only where it is used: a 10M-nonzero LP is turned down without its transpose
+        self.AT = self.A.T.tocsr() if self.applicable else None
         self.max_rounds = max_rounds
         self.attempts = 0
         self.seconds = 0.0

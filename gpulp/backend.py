@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "gpu_unavailable_reason",
+__all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "blocking_counts", "gpu_unavailable_reason",
            "kernel_path", "kernel_names", "spmv_chunks", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
@@ -255,7 +255,19 @@ def _csr_powsums(indptr, indices, data, a, rs, cs):
         rs[r] = s
 
 
+def _blocking_counts(ri, ci, v, rl_fin, ru_fin, down, up):
+    for k in range(ri.size):
+        r, j = ri[k], ci[k]
+        if v[k] > 0:
+            down[j] += rl_fin[r]
+            up[j] += ru_fin[r]
+        else:
+            down[j] += ru_fin[r]
+            up[j] += rl_fin[r]
+
+
 _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
+           "blocking_counts": _blocking_counts,
            "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
            "window": _window, "kkt_terms": _kkt_terms, "matching": _matching}
@@ -298,6 +310,17 @@ def csr_powsums(indptr, indices, data, a, m, n):
     rs, cs = np.zeros(m), np.zeros(n)
     _jit("csr_powsums", False)(np.asarray(indptr, dtype=np.int64), indices, data, float(a), rs, cs)
     return rs, cs
+
+
+def blocking_counts(ri, ci, v, row_lower, row_upper, n):
+    """(down, up): per column j, how many of its entries (ri, ci, v) sit in a row that stops
+    x_j from decreasing (a finite lower side for v > 0, a finite upper side otherwise) and from
+    increasing (the other side). One pass, like two numpy.bincount calls over gathered masks. A
+    host routine (Numba), used by presolve's dominated columns."""
+    down, up = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    _jit("blocking_counts", False)(ri, ci, v, np.isfinite(row_lower).astype(np.int64),
+                                   np.isfinite(row_upper).astype(np.int64), down, up)
+    return down, up
 
 
 def max_matching(ptr, idx, nrows):
@@ -427,11 +450,12 @@ class CpuBackend:
         """The scaling's passes over the entries of a scipy CSR matrix A (the algorithm is
         scaling.compute_scaling's). Its methods, with W a working copy of |A| on the device:
           scale(d1, d2): W = diag(d1) W diag(d2), each entry computed as w * d1[r] * d2[c] in that
-            order; returns W's row and column maxima (host arrays, 0 for an empty row or column);
-          powsums(a): (per row the sum of W**a, per column the sum of W**(2 - a)), host arrays;
+            order; returns W's row and column maxima (0 for an empty row or column);
+          powsums(a): (per row the sum of W**a, per column the sum of W**(2 - a));
           finish(D1, D2): A~ = diag(D1) A diag(D2) (same order of operations) and its transpose on
             the device, with sqrt(||A~||_1 ||A~||_inf), as a MatrixPair.
-        On the CPU these are Numba passes and scipy's transpose."""
+        Vectors in and out are the backend's arrays (the factors stay on the device). On the CPU
+        these are Numba passes and scipy's transpose."""
         return _HostScaler(self, A)
 
     def set_scalars(self, scal, values):
@@ -934,8 +958,8 @@ class _DeviceScaler:
         self.cmax.fill(0.0)
         if self.nnz:
             be._kernel("csr_scale")(be._grid(self.nnz), (_THREADS,),
-                                    (self.A.indptr, self.A.indices, data, be.asarray(d1),
-                                     be.asarray(d2), self.rmax, self.cmax,
+                                    (self.A.indptr, self.A.indices, data, d1, d2, self.rmax,
+                                     self.cmax,
                                      np.int64(self.shape[0]), np.int64(self.nnz)),
                                     stream=be.stream)
 
@@ -951,13 +975,11 @@ class _DeviceScaler:
 
     def scale(self, d1, d2):
         self._pass(self.work, d1, d2)
-        return tuple(self.be._host(self.rmax, self.cmax))
+        return self.rmax.copy(), self.cmax.copy()
 
     def powsums(self, a):
         w = self.work
-        if a == 1.0:
-            return tuple(self.be._host(*self._sums(w, w)))
-        return tuple(self.be._host(*self._sums(w ** a, w ** (2.0 - a))))
+        return self._sums(w, w) if a == 1.0 else self._sums(w ** a, w ** (2.0 - a))
 
     def finish(self, D1, D2):
         self.work = None

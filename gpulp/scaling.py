@@ -48,8 +48,8 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
                     pock_chambolle_alpha=1.0, bound_objective_rescaling=True, Q=None, be=None):
     """Return (Scaling, A~, c~, row_lower~, row_upper~, Q~) for the given LP or QP data. A~ is a
     backend.MatrixPair on `be`'s device (A~ and A~', with a bound on ||A~||_2); `be` defaults to
-    the CPU backend. The passes over A's entries run on that device (`be.scaler`); the vectors
-    of factors stay on the host. Column bounds are scaled by the caller with `D2` and `theta_b`
+    the CPU backend. The passes over A's entries (`be.scaler`) and the factor vectors' updates
+    run on that device; the factors come back to the host at the end. Column bounds are scaled by the caller with `D2` and `theta_b`
     (see module docstring).
 
     With a quadratic term the column factors equilibrate the stacked matrix [Q; A] (a FactorQ
@@ -88,38 +88,47 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
         return np.bincount(Q.indices, weights=qdata, minlength=n)
     # The passes over A's entries are the backend's (one fused pass each, scaling and taking the
     # next maxima: Numba on the host, a kernel on a GPU, where A is uploaded once and A' formed
-    # there); the arithmetic, and so the result, is the same on both.
+    # there), and the factor vectors live there too (xp: NumPy or CuPy); the arithmetic, and so
+    # the result, is the same on both.
+    xp = be.xp
     work = be.scaler(A)
-    D1 = np.ones(m)
-    D2 = np.ones(n)
+    D1 = xp.ones(m)
+    D2 = xp.ones(n)
     rmax, cmax = work.scale(D1, D2)                        # |A|'s maxima
 
     def apply(d1, d2):
         """Scale by d1, d2; returns the new row and column maxima of |A| (from the same pass)."""
         nonlocal qdata, qdiag
-        D1[:] *= d1
-        D2[:] *= d2
+        D1[...] *= d1
+        D2[...] *= d2
         rmax, cmax = work.scale(d1, d2)
-        if Q is not None and factor:
-            qdiag = qdiag * d2 * d2
-        elif Q is not None:
-            qdata = qdata * d2[q_row] * d2[Q.indices]
+        if Q is not None:
+            d2h = be.to_host(d2)
+            if factor:
+                qdiag = qdiag * d2h * d2h
+            else:
+                qdata = qdata * d2h[q_row] * d2h[Q.indices]
         return rmax, cmax
 
     def inv_sqrt(v):
-        out = np.ones_like(v)
+        """1 / sqrt(v) where v > 0, else 1."""
         pos = v > 0
-        out[pos] = 1.0 / np.sqrt(v[pos])
-        return out
+        return xp.where(pos, 1.0 / xp.sqrt(xp.where(pos, v, 1.0)), 1.0)
+
+    def on_device(v):
+        return v if Q is None else be.asarray(v)
 
     for _ in range(ruiz_iterations):
-        rmax, cmax = apply(inv_sqrt(rmax), inv_sqrt(np.maximum(cmax, q_colmax())))
+        cm = cmax if Q is None else xp.maximum(cmax, on_device(q_colmax()))
+        rmax, cmax = apply(inv_sqrt(rmax), inv_sqrt(cm))
     if pock_chambolle_alpha is not None and pock_chambolle_alpha >= 0:
         rs, cs = work.powsums(float(pock_chambolle_alpha))
-        cs = cs + q_colsum()
+        if Q is not None:
+            cs = cs + on_device(q_colsum())
         apply(inv_sqrt(rs), inv_sqrt(cs))
 
     As = work.finish(D1, D2)
+    D1, D2 = be.to_host(D1), be.to_host(D2)
     cs_ = D2 * np.asarray(c, dtype=np.float64)
     rl = D1 * row_lower
     ru = D1 * row_upper

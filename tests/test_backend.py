@@ -194,3 +194,17 @@ def test_spmv_chunk_layout_tiles_the_rows(chunk):
         assert len(own) == -(-n // chunk)
         if n:
             assert cstart[own[0]] == indptr[r] and cstart[own[-1] + 1] == indptr[r + 1]
+
+
+def test_blocking_counts_match_their_numpy_definition():
+    from gpulp.backend import blocking_counts
+    rng = np.random.default_rng(3)
+    m, n, k = 40, 30, 400
+    ri, ci = rng.integers(0, m, k), rng.integers(0, n, k)
+    v = rng.standard_normal(k)
+    rl = np.where(rng.random(m) < 0.5, -np.inf, -1.0)
+    ru = np.where(rng.random(m) < 0.5, np.inf, 1.0)
+    fl, fu, pos = np.isfinite(rl[ri]), np.isfinite(ru[ri]), v > 0
+    down, up = blocking_counts(ri, ci, v, rl, ru, n)
+    np.testing.assert_array_equal(down, np.bincount(ci, (pos & fl) | (~pos & fu), n))
+    np.testing.assert_array_equal(up, np.bincount(ci, (pos & fu) | (~pos & fl), n))

@@ -12,7 +12,8 @@ keeps every dual valid. An implied bound is never used for its own row, and a ca
 proof used a bound implied by another candidate of the same batch waits for the next pass, so no
 two reductions can justify each other. Forcing rows use the columns' own bounds only.
 
-Knows: the Work state, the undo records and the tolerances of work.py.
+Knows: the Work state, the undo records and the tolerances of work.py; host routines of
+backend.py (Numba passes over the entries).
 Must not know: the Problem class, the pass loop, the solver or any device.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import blocking_counts
 from .postsolve import (ColSingletons, DoubletonEqs, DroppedRows, FixedCols, ForcingRows,
                         SingletonRows, SlackSingletons)
 from .work import FEAS_TOL, ROUND_TOL, Stop, finite_abs, first_of_runs, num, ranges
@@ -221,10 +223,7 @@ def dominated_cols(w):
     ri, ci, v = w.entries()
     if ri.size == 0:
         return 0
-    fl, fu = np.isfinite(w.rl[ri]), np.isfinite(w.ru[ri])
-    pos = v > 0
-    down = np.bincount(ci, (pos & fl) | (~pos & fu), w.n)
-    up = np.bincount(ci, (pos & fu) | (~pos & fl), w.n)
+    down, up = blocking_counts(ri, ci, v, w.rl, w.ru, w.n)    # one Numba pass over the entries
     alive = w.col_alive & (w.col_counts() > 0)
     c = w.costs()
     to_lo = alive & (down == 0) & (c >= 0) & np.isfinite(w.cl)
