@@ -56,7 +56,8 @@ def _cmd_run(args):
     config = RunConfig(solvers=solvers, instances_root=root, tol=args.tol,
                        time_limit=args.time_limit, grace=args.grace, load_limit=args.load_limit,
                        repeat=args.repeat, reference_time_limit=args.reference_time_limit,
-                       threads=args.threads, options=_options(args.gpulp_option))
+                       threads=args.threads, options=_options(args.gpulp_option),
+                       warm_up=args.warm_up)
     run_benchmark(specs, config, args.out)
     report = write_report(args.out, baseline=args.baseline)
     print(report)
@@ -103,6 +104,10 @@ def main(argv=None):
                      help="HiGHS threads option (default: HiGHS's own, recorded per row)")
     run.add_argument("--gpulp-option", action="append", metavar="KEY=VALUE",
                      help="option passed to gpulp.solve (repeatable)")
+    run.add_argument("--warm-up", action="store_true",
+                     help="gpulp solves a small LP in each worker before the timed call, so "
+                          "that a process's one-time costs (Numba's cache load, CuPy's kernel "
+                          "loads, the CUDA context) stay out of the time (recorded apart)")
     run.add_argument("--instances-root", default=None,
                      help="default: $GPULP_SHARED/instances, else ../shared/instances")
     run.add_argument("--baseline", default=None, help="baseline solver of the report")

@@ -59,6 +59,9 @@ class RunConfig:
     reference_time_limit: limit of a dedicated HiGHS reference run (default 4 x time_limit).
     threads: HiGHS's `threads` option; None leaves HiGHS's default (recorded in each row).
     options: keyword options passed to gpulp.solve.
+    warm_up: before the timed call, gpulp solves a small generated LP in the same worker, so that
+        one-time costs of a process (Numba's cache load, CuPy's kernel loads, the CUDA context)
+        are left out of `time` and recorded apart (solver_info["warm_up"]).
     """
 
     solvers: list
@@ -71,6 +74,7 @@ class RunConfig:
     reference_time_limit: Optional[float] = None
     threads: Optional[int] = None
     options: dict = field(default_factory=dict)
+    warm_up: bool = False
 
 
 def _cpu_model():
@@ -150,10 +154,10 @@ def _log_tail(path, lines=6):
 
 
 def run_pair(spec: InstanceSpec, solver: str, *, tol, time_limit, grace, load_limit,
-             log_path, threads=None, options=None, poll=0.05) -> dict:
+             log_path, threads=None, options=None, warm_up=False, poll=0.05) -> dict:
     """Run one pair in a fresh worker process; always returns a raw result dict."""
     job = {"instance": spec.to_dict(), "solver": solver, "tol": tol, "time_limit": time_limit,
-           "grace": grace, "threads": threads, "options": options or {}}
+           "grace": grace, "threads": threads, "options": options or {}, "warm_up": warm_up}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + (
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -320,7 +324,7 @@ def _row(spec, solver, repeat, raw, ref, config, machine, commit, date):
     row.update(solved=solved, reason=reason, reference_objective=ref.get("objective"),
                reference_status=ref.get("status"), reference_source=ref.get("source"),
                tol=config.tol, time_limit=config.time_limit, repeat=repeat, machine=machine,
-               gpulp_commit=commit, date=date)
+               gpulp_commit=commit, date=date, warm_up=config.warm_up)
     return row
 
 
@@ -356,6 +360,7 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
                     raw = run_pair(spec, solver, tol=config.tol, time_limit=config.time_limit,
                                    grace=config.grace, load_limit=config.load_limit,
                                    threads=config.threads, options=config.options,
+                                   warm_up=config.warm_up,
                                    log_path=out_dir / "logs" / _log_name(spec, solver, r))
                     raws.append((solver, raw))
                     t = raw.get("time")

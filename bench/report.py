@@ -141,6 +141,8 @@ def _setup(rows):
         ("gpulp commit", ", ".join(values("gpulp_commit"))),
         ("tolerance", ", ".join(values("tol"))),
         ("time limit (s)", ", ".join(values("time_limit"))),
+        ("gpulp warm-up before the timed call", ", ".join(
+            values("warm_up", lambda w: "yes" if w else "no")) or "no"),
     ]
 
 

@@ -92,7 +92,8 @@ def run_job(job: dict, marker_path=None) -> dict:
         faulthandler.dump_traceback_later(limit, exit=False)
     try:
         out = solve(problem, tol=job["tol"], time_limit=job["time_limit"],
-                    threads=job.get("threads"), options=job.get("options") or {})
+                    threads=job.get("threads"), options=job.get("options") or {},
+                    warm_up=bool(job.get("warm_up")))
     except Exception as exc:
         traceback.print_exc()
         return {**meta, "status": "error", "solver_status": type(exc).__name__,

@@ -67,6 +67,20 @@ def test_tiny_run_end_to_end(tmp_path):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
 
 
+def test_warm_up_leaves_a_process_first_call_out_of_the_time(tmp_path):
+    if not _gpulp_solve_available():
+        pytest.skip("gpulp.solve is not importable")
+    specs = [InstanceSpec(name="generated/cvar", kind="cvar", nnz=600, seed=1)]
+    out = tmp_path / "out"
+    rows = run_benchmark(specs, _config(["gpulp-cpu"], tmp_path, time_limit=60, grace=30,
+                                        warm_up=True), out, log=lambda _: None)
+    row = rows[0]
+    assert row["solved"] and row["warm_up"] is True
+    warm = row["solver_info"]["warm_up"]
+    assert warm > 0 and warm > row["time"]     # the first solve of a process paid the loads
+    assert "- gpulp warm-up before the timed call: yes" in write_report(out).read_text()
+
+
 def test_crash_error_and_hang_become_rows(tmp_path):
     spec = InstanceSpec(name="generated/cvar_tiny", kind="cvar", nnz=300, seed=0)
     out = tmp_path / "out"
