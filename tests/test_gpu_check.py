@@ -28,3 +28,19 @@ def test_gpu_check_apps_dry_run(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
     assert [r["app"] for r in rows] == ["knapsack", "portfolio-cvar-round-lots"], rows
     assert all(r["verified"] and r["status"] in ("optimal", "feasible") for r in rows), rows
+
+
+def test_gpu_check_large_dry_run(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part", "large", "--dry-run",
+                           "--time-limit", "30", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    assert rows[0]["warm_up_s"] > 0                 # the first solve of the process, apart
+    kinds = rows[1:]
+    assert [r["kind"] for r in kinds] == ["cvar", "allocation", "transport"], rows
+    for r in kinds:
+        for tol in (1e-4, 1e-8):
+            got = r[f"gpu_{tol:g}"]
+            assert got["status"] == "optimal" and got["verified"], r
+        assert r["highs_ipm"]["time"] > 0
