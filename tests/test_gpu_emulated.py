@@ -271,4 +271,6 @@ def test_gpu_check_runs_its_device_code_on_the_emulator(tmp_path, shared_instanc
     assert floor["iter_us"] > 0 and floor["copy_GBps"] > 0
     small = [r for r in rows if r["part"] == "small"]
     assert all(r["capture_s"] > 0 for r in small)          # the window was captured as a graph
+    # plain windows, whatever the timing: exactly the iterations asked for (4 windows each)
+    assert [r["iterations"] for r in small] == [4 * 64, 4 * 128, 4 * 256]
     assert {r["kernel"] for r in rows if r["part"] == "profile"} >= {"spmv A x", "primal_step"}
