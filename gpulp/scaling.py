@@ -55,10 +55,17 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
     With a quadratic term the column factors equilibrate the stacked matrix [Q; A] (a FactorQ
     contributes its diagonal), and Q~ = (theta_c / theta_b) D2 Q D2 keeps the objective's two
     parts in proportion."""
-    from .problem import FactorQ
     if be is None:
         from .backend import CpuBackend
         be = CpuBackend()
+    with be.activate():        # every device operation on the backend's stream
+        return _compute_scaling(A, c, row_lower, row_upper, ruiz_iterations,
+                                pock_chambolle_alpha, bound_objective_rescaling, Q, be)
+
+
+def _compute_scaling(A, c, row_lower, row_upper, ruiz_iterations, pock_chambolle_alpha,
+                     bound_objective_rescaling, Q, be):
+    from .problem import FactorQ
     m, n = A.shape
     factor = isinstance(Q, FactorQ)
     qdata = qdiag = q_row = None
