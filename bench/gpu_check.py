@@ -180,17 +180,17 @@ def part_profile(args):
     from gpulp.backend import CupyBackend
     p = generators.by_nnz("cvar", _nnz(args), seed=1)
     be = CupyBackend()
-    A = be.matrix(p.A)
-    AT = be.matrix(p.A.T.tocsr())
-    m, n = p.num_rows, p.num_cols
-    x, y = cp.random.random(n), cp.random.random(m)
-    ax, aty = cp.empty(m), cp.empty(n)
-    scal = cp.asarray([0.5, 0.5, 3.0, 1.0])
-    c, lo, hi = cp.random.random(n), cp.zeros(n), cp.ones(n)
-    x0, xhat, xbar, yhat = cp.zeros(n), cp.empty(n), cp.empty(n), cp.empty(m)
-    rl, ru, y0 = cp.zeros(m) - 1, cp.ones(m), cp.zeros(m)
-    spmv_bytes = p.nnz * 12 + 8 * (m + n)     # entries and indices, one pass over x and out
-    with be.activate():
+    with be.activate():         # every allocation and kernel on one stream
+        A = be.matrix(p.A)
+        AT = be.matrix(p.A.T.tocsr())
+        m, n = p.num_rows, p.num_cols
+        x, y = cp.random.random(n), cp.random.random(m)
+        ax, aty = cp.empty(m), cp.empty(n)
+        scal = cp.asarray([0.5, 0.5, 3.0, 1.0])
+        c, lo, hi = cp.random.random(n), cp.zeros(n), cp.ones(n)
+        x0, xhat, xbar, yhat = cp.zeros(n), cp.empty(n), cp.empty(n), cp.empty(m)
+        rl, ru, y0 = cp.zeros(m) - 1, cp.ones(m), cp.zeros(m)
+        spmv_bytes = p.nnz * 12 + 8 * (m + n)     # entries and indices, one pass over x and out
         cases = {
             "spmv A x": (lambda: be.spmv(A, x, ax), spmv_bytes),
             "spmv A'y": (lambda: be.spmv(AT, y, aty), spmv_bytes),

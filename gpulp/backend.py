@@ -731,14 +731,16 @@ class CupyBackend:
         return self.cp.zeros(n, dtype=np.float64)
 
     def to_host(self, a):
-        return self.cp.asnumpy(a)
+        return self._host(a)[0]
 
     def fetch(self, values):
         """Many device scalars to host floats in one transfer."""
         if not values:
             return []
         cp = self.cp
-        return [float(v) for v in cp.stack([cp.asarray(v, dtype=cp.float64) for v in values]).get()]
+        with self.stream:
+            both = cp.stack([cp.asarray(v, dtype=cp.float64) for v in values])
+        return [float(v) for v in self._host(both)[0]]
 
     def memory_needed(self, m, n, nnz):
         """Peak bytes for an m x n working problem with nnz nonzeros: A and A' with their

@@ -25,9 +25,15 @@ What it emulates, and what it checks on the way (each a defect on a real GPU):
   launched on the capturing stream; `Graph.launch()` replays it. Pointers and scalar arguments
   are fixed at capture, device memory is read at replay, as on a GPU. During a capture, an
   allocation, a host transfer, a synchronisation, or work on another stream is an error.
+* Stream order. Each allocation remembers the stream whose work last wrote it (kernels write
+  their non-const pointers; CuPy calls, copies and fills write their results). Work on another
+  stream that touches it before that stream was synchronised (`Stream.synchronize`, a device
+  synchronisation, an event waited for, a `get()` on it) is an error: on a GPU the two may
+  overlap. The legacy null stream and a blocking stream order themselves; a non-blocking stream
+  (the backend's) orders with nothing.
 
-Not emulated: timing, concurrency between streams, float32 atomics' ordering, and anything beyond
-1-D grids and blocks.
+Not emulated: timing, concurrency between streams (the order check above stands for it),
+float32 atomics' ordering, and anything beyond 1-D grids and blocks.
 """
 
 from __future__ import annotations
@@ -308,6 +314,25 @@ class _State:
         self.allocated = 0           # bytes allocated so far
         self.limit = None            # raise OutOfMemoryError past this many bytes
         self.total = 80 * 2**30
+        self.all_streams = []        # every stream made (a device synchronisation settles all)
+
+
+class _Buf:
+    """One allocation: its bytes with guards, and the stream whose work last wrote it (with that
+    stream's synchronisation count then), shared by every view of it."""
+
+    __slots__ = ("raw", "stream", "gen")
+
+    def __init__(self, raw):
+        self.raw, self.stream, self.gen = raw, None, 0
+
+
+def _races(a, b):
+    """Work on streams a and b may overlap: different streams, unless one is the legacy null
+    stream and the other a blocking stream (those two order themselves)."""
+    if a is b:
+        return False
+    return not ((a.null and not b.non_blocking) or (b.null and not a.non_blocking))
 
 
 def _current(st):
@@ -325,6 +350,29 @@ class _Cupy:
         if self.st.capture is not None:
             raise EmulatorError(f"{what} during a CUDA graph capture (not capturable: the graph "
                                 f"would hold stale memory or skip the work)")
+
+    def touch(self, stream, reads, writes, what):
+        """Work on `stream` reads and writes these device arrays: each must not have been
+        written by work on another stream that may still run (no synchronisation since), which
+        on a GPU is a race. During a capture the touches are recorded for the graph's replay."""
+        cap = self.st.capture
+        if cap is not None and stream is not cap[0]:
+            raise EmulatorError(f"{what} on another stream during a capture (the graph would "
+                                f"miss it)")
+        for a in list(reads) + list(writes):
+            b = a._raw
+            if b is None or b.stream is None:
+                continue
+            if b.gen == b.stream.gen and _races(b.stream, stream):
+                raise EmulatorError(
+                    f"{what} on {stream.label()} uses an array of shape {a.shape} last written "
+                    f"by work on {b.stream.label()} with no synchronisation between: on a GPU "
+                    f"the two may overlap (run both on one stream, or synchronise)")
+        for a in writes:
+            if a._raw is not None:
+                a._raw.stream, a._raw.gen = stream, stream.gen
+        if self.st.capture is not None and stream is self.st.capture[0]:
+            self.st.capture[2].append((list(reads), list(writes), what))
 
     def submit(self, fn, stream, what):
         """Run `fn` now, or record it when `stream` is being captured."""
@@ -360,7 +408,17 @@ def make_cupy():
         st.allocated += nbytes
         raw = np.full(nbytes + 2 * _GUARD, _FILL, dtype=np.uint8)
         arr = raw[_GUARD:_GUARD + nbytes].view(dtype).reshape(shape)
-        return ndarray(arr, raw)
+        return ndarray(arr, _Buf(raw))
+
+    def devs(a):
+        """The device arrays inside `a` (tuples, lists and dicts too)."""
+        if isinstance(a, ndarray):
+            return [a]
+        if isinstance(a, (list, tuple)):
+            return [d for v in a for d in devs(v)]
+        if isinstance(a, dict):
+            return [d for v in a.values() for d in devs(v)]
+        return []
 
     def host(a):
         """Unwrap device arrays inside `a` (tuples/lists too); reject host arrays."""
@@ -388,14 +446,19 @@ def make_cupy():
             out = kwargs.get("out")
             hargs = host(list(args))
             hkw = {k: host(v) for k, v in kwargs.items()}
+            inputs = devs(list(args)) + devs({k: v for k, v in kwargs.items() if k != "out"})
             if out is not None and emu.st.capture is not None:
+                emu.touch(_current(st), inputs, devs(out), f"cupy.{name}")
                 emu.submit(lambda: func(*hargs, **hkw), _current(st), f"cupy.{name}")
                 return out[0] if isinstance(out, tuple) and len(out) == 1 else out
             emu.no_capture(f"cupy.{name} (it allocates its result)")
             r = func(*hargs, **hkw)
             if out is not None:
+                emu.touch(_current(st), inputs, devs(out), f"cupy.{name}")
                 return out[0] if isinstance(out, tuple) and len(out) == 1 else out
-            return wrap(r)
+            r = wrap(r)
+            emu.touch(_current(st), inputs, devs(r), f"cupy.{name}")
+            return r
         op.__name__ = name
         return op
 
@@ -441,6 +504,10 @@ def make_cupy():
         # transfers (synchronising: not allowed in a capture)
         def get(self, stream=None, out=None):
             emu.no_capture("a device-to-host copy")
+            s = stream if stream is not None else _current(st)
+            emu.touch(s, [self], [], "a device-to-host copy")
+            if stream is None:            # CuPy: a copy on the current stream, waited for
+                s.gen += 1
             return np.array(self._a)
 
         def set(self, arr, stream=None):
@@ -448,10 +515,15 @@ def make_cupy():
             arr = np.asarray(arr)
             if arr.shape != self.shape:
                 raise ValueError(f"set: shape {arr.shape} does not match {self.shape}")
+            emu.touch(stream if stream is not None else _current(st), [], [self],
+                      "a host-to-device copy")
             self._a[...] = arr
 
         def item(self):
             emu.no_capture("a device-to-host copy")
+            s = _current(st)
+            emu.touch(s, [self], [], "a device-to-host copy")
+            s.gen += 1
             return self._a.item()
 
         def __float__(self):
@@ -469,6 +541,11 @@ def make_cupy():
         # device work
         def __getitem__(self, key):
             r = self._a[host(key)]
+            if devs(key):              # fancy indexing by a device array: a gather, new memory
+                out = wrap(np.array(r))
+                emu.no_capture("a gather (it allocates its result)")
+                emu.touch(_current(st), [self] + devs(key), devs(out), "a gather")
+                return out
             return ndarray(r, self._raw) if isinstance(r, np.ndarray) else wrap(r)
 
         def __setitem__(self, key, value):
@@ -477,19 +554,23 @@ def make_cupy():
 
             def assign():
                 dst[k] = v
+            emu.touch(_current(st), devs(key) + devs(value), [self], "an assignment")
             emu.submit(assign, _current(st), "an assignment")
 
         def fill(self, value):
             dst = self._a
+            emu.touch(_current(st), [], [self], "ndarray.fill")
             emu.submit(lambda: dst.fill(value), _current(st), "ndarray.fill")
 
         def copy(self, order="C"):
             out = alloc(self.shape, self.dtype)
+            emu.touch(_current(st), [self], [out], "ndarray.copy")
             out._a[...] = self._a
             return out
 
         def astype(self, dtype, copy=True):
             out = alloc(self.shape, dtype)
+            emu.touch(_current(st), [self], [out], "ndarray.astype")
             out._a[...] = self._a
             return out
 
@@ -502,9 +583,9 @@ def make_cupy():
             return device_op(attr, f"ndarray.{name}")
 
         def _check_guards(self, who):
-            raw = self._raw
-            if raw is None:
+            if self._raw is None:
                 return
+            raw = self._raw.raw
             if (raw[:_GUARD] != _FILL).any() or (raw[-_GUARD:] != _FILL).any():
                 raise EmulatorError(f"{who} wrote outside an array of shape {self.shape} "
                                     f"(its guard bytes changed)")
@@ -517,6 +598,7 @@ def make_cupy():
             return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
         h = np.asarray(a, dtype=dtype)
         out = alloc(h.shape, h.dtype)
+        emu.touch(_current(st), [], [out], "a host-to-device copy")
         out._a[...] = h
         return out
 
@@ -527,6 +609,7 @@ def make_cupy():
 
     def zeros(shape, dtype=np.float64):
         out = alloc(shape if isinstance(shape, tuple) else (int(shape),), dtype)
+        emu.touch(_current(st), [], [out], "cupy.zeros")
         out._a[...] = 0
         return out
 
@@ -535,11 +618,12 @@ def make_cupy():
 
     def full(shape, value, dtype=np.float64):
         out = empty(shape, dtype)
+        emu.touch(_current(st), [], [out], "cupy.full")
         out._a[...] = value
         return out
 
     def asnumpy(a, stream=None):
-        return a.get() if isinstance(a, ndarray) else np.asarray(a)
+        return a.get(stream=stream) if isinstance(a, ndarray) else np.asarray(a)
 
     mod.ndarray = ndarray
     mod.asarray, mod.array, mod.zeros, mod.empty, mod.full = asarray, array, zeros, empty, full
@@ -568,17 +652,26 @@ def make_cupy():
 
     # ------------------------------------------------------------------ streams and graphs
     class Graph:
-        def __init__(self, work):
-            self._work = work
+        def __init__(self, work, touches):
+            self._work, self._touches = work, touches
 
         def launch(self, stream=None):
             emu.no_capture("a graph launch")
+            s = stream if stream is not None else _current(st)
+            for reads, writes, what in self._touches:
+                emu.touch(s, reads, writes, what + " (in a graph)")
             for fn in self._work:
                 fn()
 
     class Stream:
         def __init__(self, null=False, non_blocking=False, ptds=False):
             self.ptr = 0 if null else id(self)
+            self.null, self.non_blocking, self.gen = null, non_blocking, 0
+            st.all_streams.append(self)
+
+        def label(self):
+            return "the null stream" if self.null else (
+                f"stream {self.ptr:#x}" + (" (non-blocking)" if self.non_blocking else ""))
 
         def __enter__(self):
             st.streams.append(self)
@@ -593,18 +686,19 @@ def make_cupy():
 
         def synchronize(self):
             emu.no_capture("Stream.synchronize")
+            self.gen += 1
 
         def begin_capture(self, mode=None):
             if st.capture is not None:
                 raise EmulatorError("begin_capture during a capture")
-            st.capture = (self, [])
+            st.capture = (self, [], [])
 
         def end_capture(self):
             if st.capture is None or st.capture[0] is not self:
                 raise EmulatorError("end_capture without a capture on this stream")
-            work = st.capture[1]
+            work, touches = st.capture[1], st.capture[2]
             st.capture = None
-            return Graph(work)
+            return Graph(work, touches)
 
         def is_capturing(self):
             return st.capture is not None and st.capture[0] is self
@@ -627,6 +721,7 @@ def make_cupy():
                 raise EmulatorError(f"{self.name} takes {len(self._params)} arguments, "
                                     f"{len(args)} given")
             slots, keep, arrays = [], [], []
+            self._written = []
             for a, (base, pointer, pname, ctype) in zip(args, self._params):
                 where = f"{self.name}, parameter {pname} ({ctype})"
                 if pointer:
@@ -639,6 +734,8 @@ def make_cupy():
                         raise EmulatorError(f"{where}: the array is not C-contiguous")
                     v = ctypes.c_void_p(a._a.ctypes.data)
                     arrays.append(a)
+                    if "const" not in ctype:
+                        self._written.append(a)
                 else:
                     want = _SCALARS.get(base)
                     if want is None:
@@ -656,6 +753,8 @@ def make_cupy():
                      enable_cooperative_groups=False):
             gx, bx = _dim1(grid, "grid"), _dim1(block, "block")
             argv, keep, arrays = self._marshal(tuple(args))
+            s = stream if stream is not None else _current(st)
+            emu.touch(s, arrays, self._written, f"the kernel {self.name}")
 
             def launch():
                 _ = keep
@@ -703,6 +802,8 @@ def make_cupy():
 
         def synchronize(self):
             emu.no_capture("Device.synchronize")
+            for s in st.all_streams:
+                s.gen += 1
 
     class MemoryPool:
         def free_bytes(self):
@@ -737,9 +838,16 @@ def make_cupy():
         def record(self, stream=None):
             import time
             self.t = time.perf_counter()
+            self.stream = stream if stream is not None else _current(st)
 
         def synchronize(self):
             emu.no_capture("Event.synchronize")
+            self.stream.gen += 1
+
+    def device_sync():
+        emu.no_capture("a device sync")
+        for s in st.all_streams:
+            s.gen += 1
 
     def get_elapsed_time(start, end):
         return 1e3 * (end.t - start.t)
@@ -754,7 +862,7 @@ def make_cupy():
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
                                       getDeviceProperties=get_device_properties,
                                       memGetInfo=mem_get_info,
-                                      deviceSynchronize=lambda: emu.no_capture("a device sync")),
+                                      deviceSynchronize=device_sync),
         memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
         OutOfMemoryError=OutOfMemoryError)
     mod.get_default_memory_pool = lambda: pool

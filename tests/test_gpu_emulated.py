@@ -35,7 +35,8 @@ def cp():
 def gpu(cp):
     be = CupyBackend()
     be.warmup()
-    return be
+    with be.activate():        # the tests' own CuPy calls on the kernels' stream
+        yield be
 
 
 def test_a_budget_row_is_split_over_warps(cp):
@@ -115,7 +116,43 @@ def test_work_inside_a_capture_that_a_graph_cannot_hold_is_caught(cp, gpu):
         gpu.stream.end_capture()
 
 
+def test_scaling_called_outside_the_solver_keeps_to_one_stream(cp):
+    from gpulp.scaling import compute_scaling
+    be = CupyBackend()
+    A = sp.random(50, 80, density=0.1, random_state=2, format="csr")
+    sc, pair, *_ = compute_scaling(A, np.ones(80), -np.ones(50), np.ones(50), be=be)
+    assert pair.A.nnz == A.nnz and pair.AT.shape == (80, 50) and sc.D1.shape == (50,)
+
+
 # ------------------------------------------------------------------------ the emulator's own checks
+def test_emulator_catches_work_on_two_streams_without_a_synchronisation(cp):
+    """The backend's stream is non-blocking, so work queued on the legacy null stream (a CuPy
+    call outside `be.activate()`) may overlap its kernels on a GPU."""
+    be = CupyBackend()
+    be.warmup()
+    n = 20
+    scal = be.zeros(NSCAL)                       # outside activate(): on the null stream
+    v = be.zeros(n)
+    args = (np.int32(0), scal, v, v, v, np.int64(n))
+    with pytest.raises(EmulatorError, match="no synchronisation"):
+        be._kernel("halpern")((1,), (32,), args, stream=be.stream)
+    cp.cuda.Stream.null.synchronize()             # now the null stream's writes are done
+    be._kernel("halpern")((1,), (32,), args, stream=be.stream)
+    with pytest.raises(EmulatorError, match="no synchronisation"):
+        v.get()                                   # a null-stream copy racing the kernel
+    be.synchronize()
+    assert v.get().shape == (n,)
+    with be.activate():                           # one stream: nothing to order
+        w = be.zeros(n)
+        be._kernel("halpern")((1,), (32,), (np.int32(0), scal, w, w, w, np.int64(n)),
+                              stream=be.stream)
+        assert be.to_host(w).shape == (n,)
+    blocking = cp.cuda.Stream()                   # a blocking stream orders itself with null
+    with blocking:
+        u = cp.zeros(n)
+    assert (u + 1.0).shape == (n,)
+
+
 def test_emulator_rejects_bad_launches(gpu):
     n = 20
     f = gpu._kernel("halpern")

@@ -69,7 +69,9 @@ def real_gpu():
     reason = gpu_unavailable_reason()
     if reason:
         pytest.skip(f"no GPU: {reason}")
-    return CupyBackend()
+    be = CupyBackend()
+    with be.activate():              # the tests' own CuPy calls on the kernels' stream
+        yield be
 
 
 @pytest.fixture(params=[pytest.param("cuda", marks=pytest.mark.gpu), "emulated"])
@@ -83,7 +85,8 @@ def gpu(request):
     with cuda_emu.emulated_cupy():
         be = CupyBackend()
         be.warmup()
-        yield be
+        with be.activate():          # the tests' own CuPy calls on the kernels' stream
+            yield be
 
 
 def _spmv_cases():
@@ -107,6 +110,11 @@ def test_spmv_kernels_match_scipy(gpu, name, chunk):
     A = _spmv_cases()[name]
     cp = gpu.cp
     gpu = CupyBackend(chunk=chunk)
+    with gpu.activate():
+        _check_spmv(gpu, cp, A, chunk)
+
+
+def _check_spmv(gpu, cp, A, chunk):
     x = np.random.default_rng(4).standard_normal(A.shape[1])
     M = gpu.matrix(A)
     lengths = np.diff(A.indptr)
