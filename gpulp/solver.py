@@ -452,7 +452,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
 
 
 def _active_set_polisher(problem, opts):
-    if not opts.active_set or problem.num_rows + problem.num_cols > opts.active_set_max_dim:
+    if (not opts.active_set or problem.num_rows + problem.num_cols > opts.active_set_max_dim
+            or problem.nnz > opts.active_set_max_nnz):
         return None
     from .active_set import ActiveSetPolisher
     ap = ActiveSetPolisher(problem, max_dim=opts.active_set_max_dim)
@@ -463,6 +464,8 @@ def _crossover(problem, opts):
     if not opts.crossover:
         return None
     from .crossover import Crossover
+    if problem.nnz > opts.crossover_max_nnz:
+        return None
     xo = Crossover(problem, max_rows=opts.crossover_max_rows)
     return xo if xo.applicable else None
 

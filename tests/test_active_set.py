@@ -166,6 +166,11 @@ def test_switched_off_by_option_and_by_size():
                        active_set_max_dim=10).message != "active-set polished"
     with pytest.raises(gpulp.errors.GpulpError):
         gpulp.solve(p, active_set_max_dim=-1)
+    # and by nonzeros: at the cap it polishes, one below it leaves the LP to PDHG
+    kw = dict(tol=1e-8, device="cpu", presolve=False, crossover=False)
+    assert gpulp.solve(p, active_set_max_nnz=p.nnz, **kw).message == "active-set polished"
+    below = gpulp.solve(p, active_set_max_nnz=p.nnz - 1, **kw)
+    assert below.verified and below.message != "active-set polished"
 
 
 def _convex_fit(n, seed):

@@ -692,3 +692,11 @@ def test_without_a_time_limit_the_crossover_also_starts_from_rough_iterates(monk
     assert starts and starts[0] > 0.1
     assert r.status == Status.OPTIMAL and r.message == "crossover"
     assert r.objective == pytest.approx(ref.objective, rel=1e-8)
+
+
+def test_solve_leaves_lps_above_the_nonzero_cap_to_pdhg():
+    p = _random_lp(7)
+    res = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover_max_nnz=p.nnz - 1)
+    assert res.status == Status.OPTIMAL and res.verified and res.message != "crossover"
+    at_cap = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover_max_nnz=p.nnz)
+    assert at_cap.message == "crossover"
