@@ -279,7 +279,13 @@ def main(argv=None):
     ap.add_argument("--highs-limit", type=float, default=40.0, help="HiGHS limit per solve (s)")
     ap.add_argument("--cpu-limit", type=float, default=20.0, help="CPU-path limit in 'agree'")
     args = ap.parse_args(argv)
+    if not args.out:
+        ap.error("say where gpu_check.jsonl goes: --out DIR (or $OUT)")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     parts = list(PARTS) if args.part == "all" else args.part.split(",")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)} or all")
     for name in parts:
         t = time.perf_counter()
         try:

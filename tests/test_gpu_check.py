@@ -44,3 +44,13 @@ def test_gpu_check_large_dry_run(tmp_path):
             got = r[f"gpu_{tol:g}"]
             assert got["status"] == "optimal" and got["verified"], r
         assert r["highs_ipm"]["time"] > 0
+
+
+def test_gpu_check_makes_its_out_folder_and_refuses_unknown_parts(tmp_path):
+    import pytest
+    from bench import gpu_check
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--part", "floor,nope", "--dry-run", "--out", str(tmp_path / "a")])
+    out = tmp_path / "b" / "c"
+    gpu_check.main(["--part", "profile", "--dry-run", "--out", str(out)])   # a CPU skip row
+    assert "skipped" in (out / "gpu_check.jsonl").read_text()
