@@ -14,6 +14,7 @@ Must not know: the LP, scaling, restarts or termination.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import types
@@ -926,7 +927,6 @@ class _DeviceScaler:
     the sums are SpMVs by ones (summed in row order where rows are short, as on the CPU)."""
 
     def __init__(self, be, A):
-        import copy
         cp = be.cp
         m, n = A.shape
         nnz = int(A.nnz)
@@ -949,10 +949,10 @@ class _DeviceScaler:
         else:
             self.perm = cp.zeros(0, dtype=cp.int64)
             at_indices = cp.zeros(0, dtype=cp.int32)
-        self.AT = be._csr(at_ptr_h, cp.asarray(at_ptr_h), at_indices, cp.zeros(nnz), (n, m))
+        # A''s values come at finish (the sums below hand each SpMV its own values)
+        self.AT = be._csr(at_ptr_h, cp.asarray(at_ptr_h), at_indices, None, (n, m))
         self.rmax, self.cmax = cp.zeros(m), cp.zeros(n)
         self.ones_m, self.ones_n = cp.ones(m), cp.ones(n)
-        self._copy = copy.copy
 
     def _pass(self, data, d1, d2):
         be = self.be
@@ -961,14 +961,13 @@ class _DeviceScaler:
         if self.nnz:
             be._kernel("csr_scale")(be._grid(self.nnz), (_THREADS,),
                                     (self.A.indptr, self.A.indices, data, d1, d2, self.rmax,
-                                     self.cmax,
-                                     np.int64(self.shape[0]), np.int64(self.nnz)),
+                                     self.cmax, np.int64(self.shape[0]), np.int64(self.nnz)),
                                     stream=be.stream)
 
     def _sums(self, row_data, col_data):
         """(A-pattern row sums of row_data, A'-pattern row sums of col_data[perm]), on device."""
         be, cp = self.be, self.be.cp
-        Ar, ATc = self._copy(self.A), self._copy(self.AT)
+        Ar, ATc = copy.copy(self.A), copy.copy(self.AT)
         Ar.data, ATc.data = row_data, col_data[self.perm]
         rs, cs = cp.zeros(self.shape[0]), cp.zeros(self.shape[1])
         be.spmv(Ar, self.ones_n, rs)
