@@ -1,6 +1,7 @@
 """Every GPU check of the GPU-engine issue, in one script, so that one device call reruns them.
 
-    python -m bench.gpu_check --part all --out DIR          # on the device machine
+    python -m bench.gpu_check --part floor,small,memory,profile,large --out DIR   # device call 1
+    python -m bench.gpu_check --part agree,apps --out DIR                          # device call 2
     python -m bench.gpu_check --part floor,small --dry-run  # here, on the CPU, tiny sizes
     (tests/test_gpu_emulated.py also runs the dry run with --device gpu on the CUDA emulator)
 
@@ -18,6 +19,9 @@ Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jso
            the objective, bound, gap and time (HiGHS MIP figures come from bench/integer.py)
   agree    all tiny hand-solved LPs and the shared netlib / infeasible sets: GPU and CPU statuses
            and objectives agree (CPU limited to --cpu-limit seconds per instance)
+A device call is cut at 600 s and `all` may take longer (agree alone solves 75 instances on
+both paths), hence the two calls above; every row is appended as soon as it is measured, so a
+cut call still returns what it finished.
 The harness (`python -m bench run --solvers gpulp-gpu,gpulp-cpu,highs-ipm ...`) gives the full
 side-by-side tables; this script measures what the harness cannot see (bandwidth, per-iteration
 time, memory, kernel profiles).
