@@ -8,12 +8,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_check_dry_run(tmp_path, shared_instances):
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part",
-                           "floor,small,memory", "--dry-run", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _dry_run(out, *args):
+    """`python -m bench.gpu_check --dry-run ARGS --out OUT` in a fresh process; its JSON rows."""
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--dry-run", *args, "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (out / "gpu_check.jsonl").read_text().splitlines()]
+
+
+def test_gpu_check_dry_run(tmp_path, shared_instances):
+    rows = _dry_run(tmp_path, "--part", "floor,small,memory")
     assert {r["part"] for r in rows} == {"floor", "small", "memory"}
     assert not any("error" in r for r in rows), rows
     floor = next(r for r in rows if r["part"] == "floor")
@@ -21,21 +25,13 @@ def test_gpu_check_dry_run(tmp_path, shared_instances):
 
 
 def test_gpu_check_apps_dry_run(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part", "apps", "--dry-run",
-                           "--time-limit", "15", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    rows = _dry_run(tmp_path, "--part", "apps", "--time-limit", "15")
     assert [r["app"] for r in rows] == ["knapsack", "portfolio-cvar-round-lots"], rows
     assert all(r["verified"] and r["status"] in ("optimal", "feasible") for r in rows), rows
 
 
 def test_gpu_check_large_dry_run(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--part", "large", "--dry-run",
-                           "--time-limit", "30", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    rows = _dry_run(tmp_path, "--part", "large", "--time-limit", "30")
     assert rows[0]["warm_up_s"] > 0                 # the first solve of the process, apart
     kinds = rows[1:]
     assert [r["kind"] for r in kinds] == ["cvar", "allocation", "transport"], rows
