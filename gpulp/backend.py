@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "blocking_counts", "gpu_unavailable_reason",
-           "kernel_path", "kernel_names", "spmv_chunks", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
+__all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "blocking_counts",
+           "gpu_unavailable_reason", "kernel_path", "kernel_names", "spmv_chunks", "TAU",
+           "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
 NSCAL = 4

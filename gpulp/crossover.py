@@ -178,14 +178,15 @@ class Crossover:
     (None; a later run() goes on from where this one stopped), or until it fails (None, and
     `failed` is set; start() again from a new point)."""
 
-    def __init__(self, problem, max_rows: int = 12000):
+    def __init__(self, problem, max_rows: int = 12000, max_nnz: int = 500_000):
         self.problem = problem
         A = sp.csr_matrix(problem.A, dtype=np.float64)
         m, n = A.shape
         self.qp = problem.Q is not None
         # QPs: superbasic variables join one at a time, so wide QPs (portfolios with thousands
         # of assets off their bounds) are left to PDHG and polishing
-        self.applicable = 0 < m <= max_rows and (not self.qp or n <= max_rows)
+        self.applicable = (0 < m <= max_rows and (not self.qp or n <= max_rows)
+                           and A.nnz <= max_nnz)
         self.m, self.n = m, n
         self.A = A
         self.s = -1.0 if problem.sense == "max" else 1.0

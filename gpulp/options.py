@@ -150,8 +150,9 @@ class Options:
     `crossover_max_nnz` nonzeros. For an LP, the moments at which active-set polishing would run
     instead start (or go on with) a bounded primal simplex from a basis guessed from the iterate.
     For a QP, it runs after active-set polishing fails: a reduced-gradient method (basic,
-    superbasic and nonbasic variables). Its pivots are kept between moments, so the time given to it is never lost; its
-    answer replaces the iterate only when it passes the independent check at `tol`."""
+    superbasic and nonbasic variables). Its pivots are kept between moments, so the time given
+    to it is never lost; its answer replaces the iterate only when it passes the independent
+    check at `tol`."""
 
     crossover_max_rows: int = 12000
     """Largest number of rows for the crossover (each factorisation of its basis is a sparse

@@ -202,10 +202,7 @@ class Engine:
     def __init__(self, be, wp: WorkingProblem, opts, log=None, x_start=None, y_start=None,
                  norm_a=None):
         self.be, self.wp, self.opts, self.log = be, wp, opts, log
-        t = time.perf_counter()
-        be.warmup()
-        self.compile_time = time.perf_counter() - t
-        t = time.perf_counter()
+        t = time.perf_counter()          # (the kernels were compiled before the scaling)
         self.dev = _Device(be, wp)
         m, n = wp.A.shape
         self.quadratic = self.dev.Q is not None

@@ -49,8 +49,8 @@ def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=1
     """Return (Scaling, A~, c~, row_lower~, row_upper~, Q~) for the given LP or QP data. A~ is a
     backend.MatrixPair on `be`'s device (A~ and A~', with a bound on ||A~||_2); `be` defaults to
     the CPU backend. The passes over A's entries (`be.scaler`) and the factor vectors' updates
-    run on that device; the factors come back to the host at the end. Column bounds are scaled by the caller with `D2` and `theta_b`
-    (see module docstring).
+    run on that device; the factors come back to the host at the end. Column bounds are scaled
+    by the caller with `D2` and `theta_b` (see module docstring).
 
     With a quadratic term the column factors equilibrate the stacked matrix [Q; A] (a FactorQ
     contributes its diagonal), and Q~ = (theta_c / theta_b) D2 Q D2 keeps the objective's two

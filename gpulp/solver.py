@@ -199,7 +199,6 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
              reduced=False):
     from .pdhg import Engine
     engine = Engine(be, wp, opts, x_start=x_start, y_start=y_start)
-    timers["compile"] = timers.get("compile", 0.0) + engine.compile_time
     timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
     timers["setup"] = timers.get("setup", 0.0) + engine.setup_time
     logger.info(f"device {be.description}; ||A||_2 = {engine.norm_a:.4g}, step {engine.eta:.4g}, "
@@ -464,9 +463,7 @@ def _crossover(problem, opts):
     if not opts.crossover:
         return None
     from .crossover import Crossover
-    if problem.nnz > opts.crossover_max_nnz:
-        return None
-    xo = Crossover(problem, max_rows=opts.crossover_max_rows)
+    xo = Crossover(problem, max_rows=opts.crossover_max_rows, max_nnz=opts.crossover_max_nnz)
     return xo if xo.applicable else None
 
 

@@ -129,6 +129,7 @@ def test_large_lps_and_wide_qps_are_not_taken():
     lp = _random_lp(0)                  # 30 rows, 50 columns
     assert not Crossover(lp, max_rows=lp.num_rows - 1).applicable
     assert Crossover(lp, max_rows=lp.num_rows).applicable
+    assert not Crossover(lp, max_nnz=lp.nnz - 1).applicable
     qp = _random_qp(0)
     assert not Crossover(qp, max_rows=qp.num_cols - 1).applicable
     assert Crossover(qp, max_rows=qp.num_cols).applicable
