@@ -20,7 +20,8 @@ from .options import make_options
 from .problem import Problem
 from .result import Result, Status
 from .scaling import compute_scaling, finite_norm
-from .verify import dual_infeasibility_check, kkt_check, primal_infeasibility_check
+from .verify import (dual_infeasibility_check, kkt_check, primal_infeasibility_check,
+                     reduced_costs_and_check)
 
 __all__ = ["solve"]
 
@@ -107,6 +108,8 @@ def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
                               message="presolve: " + pre.reason)
         logger.info(f"presolve found the problem {pre.status} ({pre.reason}); solving the original "
                     f"for a certificate")
+        return _solve(problem, opts, timers, t0)
+    if pre.problem is problem:       # nothing reduced: the solve below is on the original itself
         return _solve(problem, opts, timers, t0)
     # Reductions can raise ||b|| and ||c|| (bounds move into rows, costs onto other columns), so a
     # relative tolerance met on the reduced problem is looser on the original by this factor.
@@ -294,7 +297,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             resuming = False
         if last and err > 0.1 and not resuming:
             return None
-        x, y, z = unscale_primal_dual()
+        x, y, z, _ = unscale_primal_dual()
         out, how = None, None
         with timers.phase("active_set"):
             # a wrong guess costs at most a fifth of the time used so far (a twentieth after a
@@ -379,12 +382,13 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         return out
 
     def unscale_primal_dual():
+        """(x, y, z, the check of them on `problem`): z is derived from x and y with the signs
+        the column bounds allow, in the same pass over A as the check's products."""
         xs, ys = engine.solution()
         x = sc.unscale_x(xs)
-        y = sc.unscale_y(ys)
-        grad = c if problem.Q is None else c + s * (problem.Q @ x)
-        z = _clip_sign(grad - problem.A.T @ y, problem.col_lower, problem.col_upper)
-        return x, s * y, s * z
+        y = s * sc.unscale_y(ys)
+        z, rep = reduced_costs_and_check(problem, x, y, opts.tol)
+        return x, y, z, rep
 
     def finish(status, x, y, z, report=None, certificate=None, message=""):
         table.close()
@@ -409,8 +413,7 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             continue
         with timers.phase("verify"):
             if ev.kind == "converged":
-                x, y, z = unscale_primal_dual()
-                rep = kkt_check(problem, x, y, z, opts.tol)
+                x, y, z, rep = unscale_primal_dual()
                 if rep.ok:
                     # the active-set point, when it passes too, is usually exact: prefer it
                     res = try_active_set(ev.stats, last=True, converged=True)
@@ -444,10 +447,10 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             res = try_active_set(ev.stats, last=True)
             if res is not None:
                 return res
-        x, y, z = unscale_primal_dual()
+        x, y, z, rep = unscale_primal_dual()
         status = {"time_limit": Status.TIME_LIMIT, "iteration_limit": Status.ITERATION_LIMIT,
                   "numerical_error": Status.NUMERICAL_ERROR}[ev.kind]
-        return finish(status, x, y, z)
+        return finish(status, x, y, z, rep)
 
 
 def _active_set_polisher(problem, opts):

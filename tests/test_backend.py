@@ -200,11 +200,13 @@ def test_blocking_counts_match_their_numpy_definition():
     from gpulp.backend import blocking_counts
     rng = np.random.default_rng(3)
     m, n, k = 40, 30, 400
-    ri, ci = rng.integers(0, m, k), rng.integers(0, n, k)
+    ri, ci = np.sort(rng.integers(0, m, k)), rng.integers(0, n, k)
     v = rng.standard_normal(k)
     rl = np.where(rng.random(m) < 0.5, -np.inf, -1.0)
     ru = np.where(rng.random(m) < 0.5, np.inf, 1.0)
+    ru[:4], rl[:4] = np.inf, -np.inf           # free rows, skipped by the pass
     fl, fu, pos = np.isfinite(rl[ri]), np.isfinite(ru[ri]), v > 0
-    down, up = blocking_counts(ri, ci, v, rl, ru, n)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(ri, minlength=m))])
+    down, up = blocking_counts(ptr, ci, v, rl, ru, n)
     np.testing.assert_array_equal(down, np.bincount(ci, (pos & fl) | (~pos & fu), n))
     np.testing.assert_array_equal(up, np.bincount(ci, (pos & fu) | (~pos & fl), n))

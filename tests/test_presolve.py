@@ -547,3 +547,28 @@ def test_nothing_to_reduce_returns_the_problem_itself(light, sense):
     res = gpulp.solve(problem, tol=1e-8, device="cpu")
     assert res.status == "optimal" and res.verified
     assert res.objective == pytest.approx(_highs(problem)[4], rel=1e-7, abs=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["infeasible", "optimal"])
+def test_nothing_reduced_means_one_solve_on_the_original(kind, monkeypatch):
+    """When presolve reduces nothing, the original itself is solved once: its answer or
+    certificate is already on the original, so neither a second check nor a second solve (for
+    a certificate) follows."""
+    import gpulp.solver as solver
+    rows = [[1.0, 1.0], [1.0, 2.0]]
+    lo, hi = ([-np.inf, 5.0], [1.0, np.inf]) if kind == "infeasible" else ([-np.inf, 1.0],
+                                                                          [4.0, np.inf])
+    p = Problem([1.0, 1.0], rows, lo, hi, [0.0, 0.0], [10.0, 10.0])
+    assert presolve(p).problem is p           # the premise: nothing to reduce
+    calls = []
+    real = solver._solve
+
+    def counted(problem, *args, **kwargs):
+        calls.append((problem, kwargs.get("reduced", False)))
+        return real(problem, *args, **kwargs)
+
+    monkeypatch.setattr(solver, "_solve", counted)
+    res = gpulp.solve(p, device="cpu")
+    assert calls == [(p, False)]
+    want = gpulp.Status.PRIMAL_INFEASIBLE if kind == "infeasible" else gpulp.Status.OPTIMAL
+    assert res.status == want and res.verified

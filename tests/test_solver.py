@@ -112,13 +112,13 @@ def test_at_an_iteration_limit_the_crossover_may_still_finish_the_lp():
 
 def test_optimal_requires_the_independent_check(monkeypatch):
     """If the check on the original problem fails, the status is never 'optimal'."""
-    import gpulp.solver as solver
+    import gpulp.verify as verify
     from gpulp.verify import KKTReport
 
-    def failing(problem, x, y, z, tol):
-        return KKTReport(1.0, 1.0, 1.0, 0.0, 0.0, tol)
+    def failing(problem, x, y, z, tol):      # every entry point of the check goes through _kkt
+        return KKTReport(1.0, 1.0, 1.0, 0.0, 0.0, tol), np.zeros(problem.num_cols)
 
-    monkeypatch.setattr(solver, "kkt_check", failing)
+    monkeypatch.setattr(verify, "_kkt", failing)
     res = gpulp.solve(TINY[0]["problem"], device="cpu")
     assert res.status != Status.OPTIMAL and not res.verified
 

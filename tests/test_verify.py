@@ -42,3 +42,57 @@ def test_certificates():
     assert dual_infeasibility_check(unb, [1.0, 1.0]).ok
     assert not dual_infeasibility_check(unb, [1.0, 0.0]).ok          # A d > 0 on a <= row
     assert not dual_infeasibility_check(unb, [-1.0, -1.0]).ok        # leaves the bounds
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_fused_products_give_scipys_bits(index_dtype, monkeypatch):
+    """Above FUSED_NNZ the check's two products are one compiled pass: the same bits as scipy's
+    (duplicates and unsorted entries included), so the check does not change with the size."""
+    import scipy.sparse as sp
+
+    import gpulp.verify as v
+    rng = np.random.default_rng(5)
+    m, n, nnz = 700, 900, v.FUSED_NNZ + 5000
+    # raw CSR arrays, kept as given: unsorted columns within rows, with repeats (summed)
+    indptr = np.concatenate([[0], np.sort(rng.integers(0, nnz, m - 1)), [nnz]])
+    A = sp.csr_matrix((rng.normal(size=nnz), rng.integers(0, n, nnz).astype(index_dtype),
+                       indptr.astype(index_dtype)), shape=(m, n))
+    assert not A.has_canonical_format
+    x, y = rng.normal(size=n), rng.normal(size=m)
+    ax, aty = v._products(A, x, y)
+    assert A.nnz >= v.FUSED_NNZ
+    assert np.array_equal(ax, A @ x) and np.array_equal(aty, A.T @ y)
+
+    lo = np.where(rng.random(m) < 0.5, -np.inf, -1.0)
+    hi = np.where(rng.random(m) < 0.5, np.inf, 1.0)
+    p = Problem(rng.normal(size=n), A, lo, hi, np.zeros(n), np.full(n, 3.0))
+    xx, yy, zz = rng.random(n), rng.normal(size=m), rng.normal(size=n)
+    monkeypatch.setattr(v, "FUSED_NNZ", 0)
+    fused = kkt_check(p, xx, yy, zz, 1e-6)
+    monkeypatch.setattr(v, "FUSED_NNZ", 10 ** 12)
+    assert fused == kkt_check(p, xx, yy, zz, 1e-6)
+
+
+@pytest.mark.parametrize("sense", ["min", "max"])
+@pytest.mark.parametrize("wrong_sign", [False, True])
+def test_reduced_costs_and_check_match_the_separate_calls(sense, wrong_sign):
+    """reduced_costs_and_check derives z = c + Qx - A'y sign-clipped by the column bounds from
+    the dual as given (a wrong-signed entry included), and its report is kkt_check's of (x, y, z)."""
+    from gpulp.verify import reduced_costs_and_check
+    case = OPTIMAL[0]
+    p0 = case["problem"]
+    p = Problem(p0.c, p0.A, p0.row_lower, p0.row_upper, p0.col_lower, p0.col_upper,
+                sense=sense, Q=p0.Q)
+    s = -1.0 if sense == "max" else 1.0
+    x = np.asarray(case["x"], dtype=float) + 0.01
+    y = s * np.asarray(case["y"], dtype=float)
+    if wrong_sign:
+        y[0] = -y[0]
+    z, rep = reduced_costs_and_check(p, x, y, 1e-6)
+    grad = s * p.c + (0.0 if p.Q is None else p.Q @ x)
+    lo, hi = p.col_lower, p.col_upper
+    want = grad - p.A.T @ (s * y)
+    want = np.where(np.isfinite(lo), want, np.minimum(want, 0.0))
+    want = np.where(np.isfinite(hi), want, np.maximum(want, 0.0))
+    assert np.array_equal(z, s * want)
+    assert rep == kkt_check(p, x, y, z, 1e-6)

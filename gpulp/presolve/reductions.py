@@ -223,7 +223,7 @@ def dominated_cols(w):
     ri, ci, v = w.entries()
     if ri.size == 0:
         return 0
-    down, up = blocking_counts(ri, ci, v, w.rl, w.ru, w.n)    # one Numba pass over the entries
+    down, up = blocking_counts(w.row_ptr(), ci, v, w.rl, w.ru, w.n)   # one Numba pass over A
     alive = w.col_alive & (w.col_counts() > 0)
     c = w.costs()
     to_lo = alive & (down == 0) & (c >= 0) & np.isfinite(w.cl)
@@ -316,13 +316,21 @@ def _singleton_entries(w, rows_mask):
     """Entries of column singletons in the rows of rows_mask whose value is at least PIVOT_TOL
     times the largest in their row."""
     ri, ci, v = w.entries()
-    e = np.flatnonzero((w.col_counts()[ci] == 1) & rows_mask[ri])
+    rows = np.flatnonzero(rows_mask)
+    ptr = w.row_ptr()
+    if ptr[rows + 1].sum() - ptr[rows].sum() < ri.size // 2:
+        # few entries in those rows (CVaR's one budget equation among 25,000 inequalities): only
+        # theirs are looked at, in the same (row-major) order
+        e = w.row_entries(rows)[1]
+        e = e[w.col_counts()[ci[e]] == 1]
+    else:
+        e = np.flatnonzero((w.col_counts()[ci] == 1) & rows_mask[ri])
     if e.size == 0:
         return e
-    ptr = w.row_ptr()
-    nonempty = np.flatnonzero(ptr[1:] > ptr[:-1])
+    rows = np.unique(ri[e])                      # nonempty: each holds an entry of e
+    starts = np.concatenate([[0], np.cumsum(ptr[rows + 1] - ptr[rows])[:-1]])
     rowmax = np.zeros(w.m)
-    rowmax[nonempty] = np.maximum.reduceat(np.abs(v), ptr[nonempty])
+    rowmax[rows] = np.maximum.reduceat(np.abs(v[w.row_entries(rows)[1]]), starts)
     return e[np.abs(v[e]) >= PIVOT_TOL * rowmax[ri[e]]]
 
 

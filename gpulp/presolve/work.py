@@ -115,14 +115,17 @@ class Work:
         self.cscale = np.abs(self.c)
         self.row_alive = np.ones(self.m, dtype=bool)
         self.col_alive = np.ones(self.n, dtype=bool)
-        self.ri = np.repeat(np.arange(self.m, dtype=np.int64), np.diff(A.indptr))
-        self.ci = A.indices.astype(np.int64, copy=True)
-        self.v = A.data.astype(np.float64, copy=True)
+        counts = np.diff(A.indptr).astype(np.int64)
+        self.ri = np.repeat(np.arange(self.m, dtype=np.int64), counts)
+        self.ci = A.indices.astype(np.int64)
+        self.v = np.asarray(A.data, dtype=np.float64)    # never written in place: a view is safe
         self.row_names, self.col_names = problem.row_names, problem.col_names
         self.stack = []
         self.version = 0
         self._dirty = False
-        self._cache = {}
+        # the row counts and pointer of the entries as given (valid until the first change)
+        self._cache = {"row_counts": (0, counts),
+                       "row_ptr": (0, np.asarray(A.indptr, dtype=np.int64))}
 
     # ------------------------------------------------------------------ changes
     # Every change goes through these methods: they bump `version`, which expires the caches.
