@@ -572,3 +572,28 @@ def test_nothing_reduced_means_one_solve_on_the_original(kind, monkeypatch):
     assert calls == [(p, False)]
     want = gpulp.Status.PRIMAL_INFEASIBLE if kind == "infeasible" else gpulp.Status.OPTIMAL
     assert res.status == want and res.verified
+
+
+@pytest.mark.parametrize("share", [0.1, 0.3, 1.0])
+def test_singleton_entries_match_their_definition(share):
+    """The column-singleton entries of the masked rows whose value is at least PIVOT_TOL times
+    their row's largest, in entry order, whether the pass looks at the masked rows only (few
+    entries there) or at every entry."""
+    from gpulp.presolve.reductions import PIVOT_TOL, _singleton_entries
+    from gpulp.presolve.work import Work
+    rng = np.random.default_rng(11)
+    m, n = 60, 200
+    A = sp.random(m, n, density=0.03, random_state=3, format="csr")
+    A.data = rng.choice([-1.0, 1.0], A.nnz) * np.where(rng.random(A.nnz) < 0.2, 1e-9, 1.0 +
+                                                          rng.random(A.nnz))
+    p = Problem(np.zeros(n), A, np.full(m, -1.0), np.full(m, 1.0), np.zeros(n), np.ones(n))
+    w = Work(p)
+    mask = rng.random(m) < share
+    ri, ci, v = w.entries()
+    rowmax = np.zeros(m)
+    np.maximum.at(rowmax, ri, np.abs(v))
+    want = np.flatnonzero((np.bincount(ci, minlength=n)[ci] == 1) & mask[ri]
+                          & (np.abs(v) >= PIVOT_TOL * rowmax[ri]))
+    got = _singleton_entries(w, mask)
+    assert want.size > 0
+    np.testing.assert_array_equal(got, want)
