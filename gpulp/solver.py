@@ -78,11 +78,6 @@ ROUGH_MARK = 10.0
 PROGRESS_SHARE = 1.0
 
 
-def _clip_sign(v, lo, hi):
-    v = np.where(np.isfinite(lo), v, np.minimum(v, 0.0))
-    return np.where(np.isfinite(hi), v, np.maximum(v, 0.0))
-
-
 def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
     """Presolve, solve the reduced LP, postsolve, and verify on the original. Anything short of a
     verified optimum after postsolve (an infeasibility found in presolve, a certificate of the
@@ -494,10 +489,7 @@ def _polish(problem, engine, be, wp, sc, s, c, opts, deadline, answer):
             cand_x, cand_y = sc.unscale_x(px), y
         else:
             cand_x, cand_y = x, s * sc.unscale_y(py)
-        grad = c if problem.Q is None else c + s * (problem.Q @ cand_x)
-        cand_z = s * _clip_sign(grad - problem.A.T @ (s * cand_y), problem.col_lower,
-                                problem.col_upper)
-        cand = kkt_check(problem, cand_x, cand_y, cand_z, opts.tol)
+        cand_z, cand = reduced_costs_and_check(problem, cand_x, cand_y, opts.tol)
         verdict = "kept" if cand.ok else "rejected: fails the check at tol"
         logger.info(f"{criterion} polishing ({verdict}): primal {cand.primal_residual:.2e}, dual "
                     f"{cand.dual_residual:.2e}, gap {cand.gap:.2e} after {eng.iterations} "

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["KKTReport", "CertificateReport", "kkt_check", "reduced_costs_and_check",
-           "primal_infeasibility_check",
-           "dual_infeasibility_check", "finite_bound_norm"]
+           "primal_infeasibility_check", "dual_infeasibility_check", "finite_bound_norm"]
 
 
 @dataclass
@@ -125,14 +124,13 @@ def _kkt(problem, x, y, z, tol):
         ATy0 = ATy if np.array_equal(yc, y) else A.T @ y
         z = _clip_sign(grad - ATy0, cl, cu)
     else:
-        z = s * np.asarray(z, dtype=np.float64)
+        z = _clip_sign(s * np.asarray(z, dtype=np.float64), cl, cu)
     r_row = Ax - np.clip(Ax, rl, ru)
     r_col = x - np.clip(x, cl, cu)
     primal_abs = float(np.linalg.norm(r_row) + np.linalg.norm(r_col))
     primal_rel = primal_abs / (1.0 + finite_bound_norm(rl, ru))
 
     y = yc
-    z = _clip_sign(z, cl, cu)
     dual_abs = float(np.linalg.norm(grad - ATy - z))
     dual_rel = dual_abs / (1.0 + float(np.linalg.norm(c)))
 
