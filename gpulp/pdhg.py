@@ -200,9 +200,12 @@ class Engine:
     """Runs r2HPDHG windows on a backend until an event; resumable (call run again)."""
 
     def __init__(self, be, wp: WorkingProblem, opts, log=None, x_start=None, y_start=None,
-                 norm_a=None):
+                 norm_a=None, t_origin=None):
+        """t_origin: the time.perf_counter() value the statistics' `time` counts from (the
+        solve's start; default: now)."""
         self.be, self.wp, self.opts, self.log = be, wp, opts, log
         t = time.perf_counter()          # (the kernels were compiled before the scaling)
+        self.t_origin = t if t_origin is None else t_origin
         self.dev = _Device(be, wp)
         m, n = wp.A.shape
         self.quadratic = self.dev.Q is not None
@@ -419,7 +422,6 @@ class Engine:
         iteration limit, or `on_stats(stats)` returning true ("interrupted"; a later run
         resumes where this one stopped)."""
         o = self.opts
-        t0 = time.perf_counter()
         if self._pending is not None:
             self._decide(self._pending)
             self._pending = None
@@ -430,7 +432,7 @@ class Engine:
             # statistics on small problems; detection waits at most a few windows more)
             self._checks += 1
             rays = infeasibility_tol >= 0 and self._checks % RAY_EVERY == 0
-            stats = self._stats(time.perf_counter() - t0, rays)
+            stats = self._stats(time.perf_counter() - self.t_origin, rays)
             self.last_stats = stats
             interrupt = on_stats(stats) if on_stats is not None else False
             if not stats.finite():

@@ -196,7 +196,7 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) 
 def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=None,
              reduced=False):
     from .pdhg import Engine
-    engine = Engine(be, wp, opts, x_start=x_start, y_start=y_start)
+    engine = Engine(be, wp, opts, x_start=x_start, y_start=y_start, t_origin=t0)
     timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
     timers["setup"] = timers.get("setup", 0.0) + engine.setup_time
     logger.info(f"device {be.description}; ||A||_2 = {engine.norm_a:.4g}, step {engine.eta:.4g}, "
