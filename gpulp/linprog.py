@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import OptionsError
-from .problem import Problem
+from .errors import OptionsError, ProblemError
+from .problem import Problem, _floats
 from .result import SCIPY_MESSAGE, SCIPY_STATUS
 
 __all__ = ["linprog"]
@@ -29,16 +29,19 @@ def _bounds(bounds, n):
         b = b * n
     if len(b) != n:
         raise ValueError(f"bounds has {len(b)} entries, expected {n}")
-    lo = np.array([-np.inf if p[0] is None else p[0] for p in b], dtype=np.float64)
-    hi = np.array([np.inf if p[1] is None else p[1] for p in b], dtype=np.float64)
+    lo = _floats("bounds", [-np.inf if p[0] is None else p[0] for p in b])
+    hi = _floats("bounds", [np.inf if p[1] is None else p[1] for p in b])
     return lo, hi
 
 
-def _matrix(M, n):
+def _matrix(M, n, name):
     if M is None:
         return sp.csr_matrix((0, n))
-    M = sp.csr_matrix(M) if sp.issparse(M) else sp.csr_matrix(np.atleast_2d(np.asarray(M, float)))
-    return M
+    if sp.issparse(M):
+        if np.issubdtype(M.dtype, np.complexfloating):
+            raise ProblemError(f"{name} must be real numbers, got complex values")
+        return M        # Problem converts and checks the rest
+    return sp.csr_matrix(np.atleast_2d(_floats(name, M)))
 
 
 def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), method="pdhg",
@@ -59,11 +62,11 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), met
         raise OptionsError(f"method must be 'pdhg', got {method!r}")
     if callback is not None or x0 is not None or integrality is not None:
         raise OptionsError("callback, x0 and integrality are not supported by gpulp.linprog")
-    c = np.asarray(c, dtype=np.float64).ravel()
+    c = _floats("c", c).ravel()
     n = c.size
-    Aub, Aeq = _matrix(A_ub, n), _matrix(A_eq, n)
-    bub = np.asarray(b_ub if b_ub is not None else [], dtype=np.float64).ravel()
-    beq = np.asarray(b_eq if b_eq is not None else [], dtype=np.float64).ravel()
+    Aub, Aeq = _matrix(A_ub, n, "A_ub"), _matrix(A_eq, n, "A_eq")
+    bub = _floats("b_ub", b_ub if b_ub is not None else []).ravel()
+    beq = _floats("b_eq", b_eq if b_eq is not None else []).ravel()
     if Aub.shape[1] != n or Aeq.shape[1] != n:
         raise ValueError("A_ub and A_eq must have as many columns as c has entries")
     if Aub.shape[0] != bub.size or Aeq.shape[0] != beq.size:

@@ -57,10 +57,21 @@ class FactorQ:
         return sp.csr_matrix(self.F @ self.F.T + np.diag(self.d))
 
 
+def _floats(name, value):
+    """`value` as a float64 array, or a ProblemError naming `name` (strings, objects, and
+    complex numbers, whose imaginary part NumPy would drop with only a warning)."""
+    if np.iscomplexobj(value):
+        raise ProblemError(f"{name} must be real numbers, got complex values")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"{name} must be real numbers: {exc}") from None
+
+
 def _vector(name, value, size, default):
     if value is None:
         return np.full(size, default, dtype=np.float64)
-    arr = np.asarray(value, dtype=np.float64)
+    arr = _floats(name, value)
     if arr.ndim == 0:
         arr = np.full(size, float(arr), dtype=np.float64)
     arr = np.ascontiguousarray(arr.ravel()).copy()
@@ -73,9 +84,15 @@ def _csr(name, M, shape=None):
     if M is None:
         return None
     if sp.issparse(M):
-        M = sp.csr_matrix(M, dtype=np.float64)
+        if np.issubdtype(M.dtype, np.complexfloating):
+            raise ProblemError(f"{name} must be real numbers, got complex values")
+        try:
+            M = sp.csr_matrix(M, dtype=np.float64)
+            M.check_format(full_check=True)    # indices in range, row pointer non-decreasing
+        except (TypeError, ValueError) as exc:
+            raise ProblemError(f"{name} is not a valid sparse matrix: {exc}") from None
     else:
-        arr = np.asarray(M, dtype=np.float64)
+        arr = _floats(name, M)
         if arr.ndim != 2:
             raise ProblemError(f"{name} must be a 2-D matrix, got {arr.ndim} dimensions")
         M = sp.csr_matrix(arr)
@@ -127,7 +144,7 @@ class Problem:
     def __init__(self, c, A=None, row_lower=None, row_upper=None, col_lower=None, col_upper=None,
                  Q=None, objective_constant=0.0, sense="min", integrality=None, name="",
                  row_names=None, col_names=None):
-        c = np.asarray(c, dtype=np.float64).ravel()
+        c = _floats("c", c).ravel()
         n = c.shape[0]
         if A is None:
             m = 0 if row_lower is None and row_upper is None else len(
@@ -158,7 +175,10 @@ class Problem:
             self.Q = _csr("Q", Q, (n, n)) if Q is not None else None
             if self.Q is not None and self.Q.nnz == 0:
                 self.Q = None
-        self.objective_constant = float(objective_constant)
+        try:
+            self.objective_constant = float(objective_constant)
+        except (TypeError, ValueError) as exc:
+            raise ProblemError(f"objective_constant must be a real number: {exc}") from None
         if sense in ("min", "minimize", "minimise", 1):
             self.sense = "min"
         elif sense in ("max", "maximize", "maximise", -1):

@@ -12,10 +12,13 @@ Must not know: where arrays live, the iteration, presolve, or the original probl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from .verify import finite_bound_norm, norm2
 
 __all__ = ["Scaling", "compute_scaling", "finite_norm"]
 
@@ -40,8 +43,12 @@ class Scaling:
 def finite_norm(lo, hi) -> float:
     """||b||_2 over the finite entries of two bound vectors, an equality counted once."""
     eq = lo == hi
-    return float(np.sqrt(np.sum(np.square(lo[np.isfinite(lo)]))
-                         + np.sum(np.square(hi[np.isfinite(hi) & ~eq]))))
+    with np.errstate(over="ignore"):
+        n = float(np.sqrt(np.sum(np.square(lo[np.isfinite(lo)]))
+                          + np.sum(np.square(hi[np.isfinite(hi) & ~eq]))))
+    if math.isinf(n):           # entries from about 1e154 on: the check's scaled norm
+        n = finite_bound_norm(lo, hi)
+    return n
 
 
 def compute_scaling(A: sp.csr_matrix, c, row_lower, row_upper, ruiz_iterations=10,
@@ -142,7 +149,7 @@ def _compute_scaling(A, c, row_lower, row_upper, ruiz_iterations, pock_chambolle
     theta_b = theta_c = 1.0
     if bound_objective_rescaling:
         theta_b = 1.0 / (1.0 + finite_norm(rl, ru))
-        theta_c = 1.0 / (1.0 + float(np.linalg.norm(cs_)))
+        theta_c = 1.0 / (1.0 + norm2(cs_))
     Qs = None
     if Q is not None:
         ratio = theta_c / theta_b

@@ -20,7 +20,7 @@ from .options import make_options
 from .problem import Problem
 from .result import Result, Status
 from .scaling import compute_scaling, finite_norm
-from .verify import (dual_infeasibility_check, kkt_check, primal_infeasibility_check,
+from .verify import (dual_infeasibility_check, kkt_check, norm2, primal_infeasibility_check,
                      reduced_costs_and_check)
 
 __all__ = ["solve"]
@@ -180,7 +180,7 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) 
                                     obj_unscale=1.0 / (sc.theta_b * sc.theta_c),
                                     objective_constant=s * problem.objective_constant,
                                     b_norm=finite_norm(problem.row_lower, problem.row_upper),
-                                    c_norm=float(np.linalg.norm(c)), theta_b=sc.theta_b, Q=Qs)
+                                    c_norm=norm2(c), theta_b=sc.theta_b, Q=Qs)
             x_start = None if x0 is None else sc.theta_b * np.asarray(x0, dtype=np.float64) / sc.D2
             y_start = (None if y0 is None
                        else sc.theta_c * s * np.asarray(y0, dtype=np.float64) / sc.D1)

@@ -17,12 +17,14 @@ better objective.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["KKTReport", "CertificateReport", "kkt_check", "reduced_costs_and_check",
-           "primal_infeasibility_check", "dual_infeasibility_check", "finite_bound_norm"]
+           "primal_infeasibility_check", "dual_infeasibility_check", "finite_bound_norm",
+           "norm2"]
 
 
 @dataclass
@@ -53,13 +55,27 @@ class CertificateReport:
                     and self.violation <= self.tol)
 
 
+def norm2(v) -> float:
+    """||v||_2 without overflow: NumPy's norm squares the entries, so entries from about 1e154
+    on give inf for a finite norm, and a denominator of inf would pass any residual. Recomputed
+    scaled by max |v| only then (a vector with a non-finite entry keeps its inf or nan)."""
+    v = np.asarray(v, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        n = float(np.linalg.norm(v))
+    if math.isinf(n) and v.size:
+        big = float(np.max(np.abs(v)))
+        if math.isfinite(big):
+            n = big * float(np.linalg.norm(v / big))
+    return n
+
+
 def finite_bound_norm(lo, hi) -> float:
     """||b||_2 over the finite row bounds, an equality row counted once."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     eq = lo == hi
     parts = [lo[np.isfinite(lo)], hi[np.isfinite(hi) & ~eq]]
-    return float(np.linalg.norm(np.concatenate(parts))) if lo.size else 0.0
+    return norm2(np.concatenate(parts)) if lo.size else 0.0
 
 
 def _min_form(problem):
@@ -127,16 +143,17 @@ def _kkt(problem, x, y, z, tol):
         z = _clip_sign(s * np.asarray(z, dtype=np.float64), cl, cu)
     r_row = Ax - np.clip(Ax, rl, ru)
     r_col = x - np.clip(x, cl, cu)
-    primal_abs = float(np.linalg.norm(r_row) + np.linalg.norm(r_col))
+    primal_abs = norm2(r_row) + norm2(r_col)
     primal_rel = primal_abs / (1.0 + finite_bound_norm(rl, ru))
 
     y = yc
-    dual_abs = float(np.linalg.norm(grad - ATy - z))
-    dual_rel = dual_abs / (1.0 + float(np.linalg.norm(c)))
+    dual_abs = norm2(grad - ATy - z)
+    dual_rel = dual_abs / (1.0 + norm2(c))
 
     quad = 0.5 * float(x @ Qx) if Q is not None else 0.0
     k = s * problem.objective_constant
-    pobj = float(c @ x) + quad + k
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow fails the check below
+        pobj = float(c @ x) + quad + k
     dobj = _support(y, rl, ru) + _support(z, cl, cu) - quad + k
     gap = abs(pobj - dobj) / (1.0 + abs(pobj) + abs(dobj))
     return KKTReport(primal_rel, dual_rel, gap, s * pobj, s * dobj, tol), s * z
@@ -155,7 +172,7 @@ def primal_infeasibility_check(problem, y, z=None, tol=1e-6) -> CertificateRepor
     z = _clip_sign(z, problem.col_lower, problem.col_upper)
     value = _support(y, problem.row_lower, problem.row_upper) + _support(
         z, problem.col_lower, problem.col_upper)
-    viol = float(np.linalg.norm(ATy + z))
+    viol = norm2(ATy + z)
     rel = viol / value if value > 0 else float("inf")
     return CertificateReport("primal_infeasible", value, rel, tol)
 
@@ -172,11 +189,11 @@ def dual_infeasibility_check(problem, d, tol=1e-6) -> CertificateReport:
     def cone_violation(v, lo, hi):
         rl = np.where(np.isfinite(lo), 0.0, -np.inf)
         ru = np.where(np.isfinite(hi), 0.0, np.inf)
-        return float(np.linalg.norm(v - np.clip(v, rl, ru)))
+        return norm2(v - np.clip(v, rl, ru))
 
     viol = cone_violation(A @ d, problem.row_lower, problem.row_upper)
     viol += cone_violation(d, problem.col_lower, problem.col_upper)
     if Q is not None:
-        viol += float(np.linalg.norm(Q @ d))
+        viol += norm2(Q @ d)
     rel = viol / value if value > 0 else float("inf")
     return CertificateReport("dual_infeasible", value, rel, tol)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog as scipy_linprog
@@ -94,3 +95,18 @@ def test_linprog_rejects_unsupported_arguments():
         gpulp.linprog([1], method="simplex")
     with pytest.raises(gpulp.OptionsError):
         gpulp.linprog([1], integrality=[1])
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(c=[1j, 1.0], A_ub=[[1.0, 1.0]], b_ub=[1.0]), "c must be real numbers, got complex"),
+    (dict(c=[1.0, 1.0], A_ub=np.array([[1j, 1.0]]), b_ub=[1.0]), "A_ub must be real numbers"),
+    (dict(c=[1.0, 1.0], A_eq=sp.csr_matrix(np.array([[1j, 1.0]])), b_eq=[1.0]),
+     "A_eq must be real numbers"),
+    (dict(c=[1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=["x"]), "b_ub must be real numbers"),
+    (dict(c=[1.0, 1.0], bounds=[(0, "a")] * 2), "bounds must be real numbers"),
+])
+def test_linprog_bad_numbers_are_a_value_error_that_names_the_argument(kw, message):
+    # scipy raises ValueError for bad input; NumPy alone would drop an imaginary part with a
+    # warning, which would solve a different LP
+    with pytest.raises(ValueError, match=message):
+        gpulp.linprog(**kw)

@@ -33,6 +33,25 @@ def test_primal_violation_and_gap_are_measured():
     assert rep.primal_residual > 0.1 and rep.gap > 0.01 and not rep.ok
 
 
+def test_huge_coefficients_do_not_make_the_relative_measures_vanish():
+    """NumPy's norm of [1e154, 1e154] overflows to inf; as a denominator that passed any
+    residual. Here the dual residual is 1e154 against ||c|| = 1.4e154, and the primal residual
+    1e154 against ||b|| = 1.4e154: both relative measures are 0.71."""
+    big = 1e154
+    p = Problem([big, big], [[1.0, 0.0], [0.0, 1.0]], [-1.0, -1.0], [big, big],
+                [-np.inf, -np.inf], [np.inf, np.inf])
+    rep = kkt_check(p, np.zeros(2), [big, 0.0], np.zeros(2), 1e-6)   # y fits c[0] only
+    assert rep.dual_residual == pytest.approx(1.0 / np.sqrt(2.0), rel=1e-12)
+    assert not rep.ok
+    x = np.array([2.0 * big, -1.0])                                  # row 0 above big by big
+    rep = kkt_check(p, x, [big, big], np.zeros(2), 1e-6)
+    assert rep.primal_residual == pytest.approx(1.0 / np.sqrt(2.0), rel=1e-12)
+    assert not rep.ok
+    # the optimum (both rows at their lower bound) still passes
+    rep = kkt_check(p, np.array([-1.0, -1.0]), [big, big], np.zeros(2), 1e-12)
+    assert rep.ok, rep
+
+
 def test_certificates():
     infeas = Problem([1, 1], [[1, 1], [1, 1]], [-np.inf, 3], [1, np.inf])
     assert primal_infeasibility_check(infeas, [-1.0, 1.0]).ok

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..problem import Problem
-from ..verify import finite_bound_norm
+from ..verify import finite_bound_norm, norm2
 from .parallel import parallel_cols, parallel_rows
 from .postsolve import Postsolve
 from .reductions import (col_singletons, dominated_cols, doubleton_eqs, empty_cols, empty_rows,
@@ -182,8 +182,8 @@ def _norms(problem, reduced):
     of the original are those of the reduced problem times up to (1 + after) / (1 + before)."""
     return {"b_norm_before": finite_bound_norm(problem.row_lower, problem.row_upper),
             "b_norm_after": finite_bound_norm(reduced.row_lower, reduced.row_upper),
-            "c_norm_before": float(np.linalg.norm(problem.c)),
-            "c_norm_after": float(np.linalg.norm(reduced.c))}
+            "c_norm_before": norm2(problem.c),
+            "c_norm_after": norm2(reduced.c)}
 
 
 def _reduced_problem(problem, w):
