@@ -57,7 +57,7 @@ def _cmd_run(args):
                        time_limit=args.time_limit, grace=args.grace, load_limit=args.load_limit,
                        repeat=args.repeat, reference_time_limit=args.reference_time_limit,
                        threads=args.threads, options=_options(args.gpulp_option),
-                       warm_up=args.warm_up)
+                       warm_up=args.warm_up, jobs=args.jobs)
     run_benchmark(specs, config, args.out)
     report = write_report(args.out, baseline=args.baseline)
     print(report)
@@ -108,6 +108,10 @@ def main(argv=None):
                      help="gpulp solves a small LP in each worker before the timed call, so "
                           "that a process's one-time costs (Numba's cache load, CuPy's kernel "
                           "loads, the CUDA context) stay out of the time (recorded apart)")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="pairs run at once, each in its own process, at most one on the GPU "
+                          "(default 1: one after another); side by side, CPU solvers share the "
+                          "host, so pair it with --threads 1 and say so with the figures")
     run.add_argument("--instances-root", default=None,
                      help="default: $GPULP_SHARED/instances, else ../shared/instances")
     run.add_argument("--baseline", default=None, help="baseline solver of the report")

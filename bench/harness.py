@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,9 @@ class RunConfig:
     warm_up: before the timed call, gpulp solves a small generated LP in the same worker, so that
         one-time costs of a process (Numba's cache load, CuPy's kernel loads, the CUDA context)
         are left out of `time` and recorded apart (solver_info["warm_up"]).
+    jobs: pairs run at once (each in its own process), at most one of them on the GPU; a row
+        records it, since pairs running side by side share the host's cores and memory
+        bandwidth. 1 (the default) runs the pairs one after another.
     """
 
     solvers: list
@@ -75,6 +79,11 @@ class RunConfig:
     threads: Optional[int] = None
     options: dict = field(default_factory=dict)
     warm_up: bool = False
+    jobs: int = 1
+
+
+# solvers that use the GPU: at most one of their pairs runs at a time, whatever `jobs` says
+GPU_SOLVERS = ("gpulp-gpu",)
 
 
 def _cpu_model():
@@ -257,6 +266,7 @@ class _References:
         self.config = config
         self.out_dir = out_dir
         self.cache = _read_json(self.path) or {}
+        self._lock = threading.Lock()
 
     def _from_rows(self, raws, names):
         for name in names:
@@ -295,8 +305,9 @@ class _References:
             ref = {"objective": None, "status": None,
                    "source": "none: no KKT-verified HiGHS run" + (
                        f" ({'; '.join(tried)})" if tried else "")}
-        self.cache[spec.name] = ref
-        self.path.write_text(json.dumps(self.cache, indent=1, sort_keys=True))
+        with self._lock:           # instances may finish side by side (RunConfig.jobs)
+            self.cache[spec.name] = ref
+            self.path.write_text(json.dumps(self.cache, indent=1, sort_keys=True))
         return ref
 
 
@@ -324,7 +335,7 @@ def _row(spec, solver, repeat, raw, ref, config, machine, commit, date):
     row.update(solved=solved, reason=reason, reference_objective=ref.get("objective"),
                reference_status=ref.get("status"), reference_source=ref.get("source"),
                tol=config.tol, time_limit=config.time_limit, repeat=repeat, machine=machine,
-               gpulp_commit=commit, date=date, warm_up=config.warm_up)
+               gpulp_commit=commit, date=date, warm_up=config.warm_up, jobs=config.jobs)
     return row
 
 
@@ -341,7 +352,11 @@ def _clean(value):
 def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
     """Run every (instance, solver, repeat), append one JSON line per pair to
     out_dir/results.jsonl, and return the rows. Rows of an instance are written together once
-    its reference is known."""
+    its reference is known. With config.jobs > 1 the pairs run side by side in that many
+    threads (each waits on its own worker process), in the same order of submission; a pair of
+    a GPU solver waits until no other GPU pair runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -349,31 +364,63 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
     date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     refs = _References(out_dir, config)
     rows = []
-    total = len(specs) * len(config.solvers) * config.repeat
-    k = 0
+    pairs = [(spec, solver, r) for spec in specs for solver in config.solvers
+             for r in range(config.repeat)]
+    total = len(pairs)
+    lock, gpu = threading.Lock(), threading.Lock()
+    done = [0]
+    raws = {spec.name: [None] * (len(config.solvers) * config.repeat) for spec in specs}
+    left = {spec.name: len(config.solvers) * config.repeat for spec in specs}
+
     with open(out_dir / "results.jsonl", "a") as results:
-        for spec in specs:
-            raws = []
-            for solver in config.solvers:
-                for r in range(config.repeat):
-                    k += 1
-                    raw = run_pair(spec, solver, tol=config.tol, time_limit=config.time_limit,
-                                   grace=config.grace, load_limit=config.load_limit,
-                                   threads=config.threads, options=config.options,
-                                   warm_up=config.warm_up,
-                                   log_path=out_dir / "logs" / _log_name(spec, solver, r))
-                    raws.append((solver, raw))
-                    t = raw.get("time")
-                    log(f"[{k}/{total}] {spec.name} {solver}: {raw.get('status')}"
-                        + (f" in {t:.3g} s" if t is not None else "")
-                        + (f" ({raw['message'][:120]})" if raw.get("message") else ""))
-            ref = refs.get(spec, raws, log)
+        def finish_instance(spec):
+            got = raws[spec.name]
+            ref = refs.get(spec, got, log)
             repeats = {}
-            for solver, raw in raws:
+            out = []
+            for solver, raw in got:
                 repeats[solver] = repeats.get(solver, -1) + 1
-                row = _clean(_row(spec, solver, repeats[solver], raw, ref, config, machine,
-                                  commit, date))
-                rows.append(row)
-                results.write(json.dumps(row) + "\n")
-            results.flush()
+                out.append(_clean(_row(spec, solver, repeats[solver], raw, ref, config, machine,
+                                       commit, date)))
+            with lock:
+                rows.extend(out)
+                for row in out:
+                    results.write(json.dumps(row) + "\n")
+                results.flush()
+
+        def one(index, spec, solver, r):
+            kw = dict(tol=config.tol, time_limit=config.time_limit, grace=config.grace,
+                      load_limit=config.load_limit, threads=config.threads,
+                      options=config.options, warm_up=config.warm_up,
+                      log_path=out_dir / "logs" / _log_name(spec, solver, r))
+            if solver in GPU_SOLVERS:
+                with gpu:
+                    raw = run_pair(spec, solver, **kw)
+            else:
+                raw = run_pair(spec, solver, **kw)
+            t = raw.get("time")
+            with lock:
+                done[0] += 1
+                log(f"[{done[0]}/{total}] {spec.name} {solver}: {raw.get('status')}"
+                    + (f" in {t:.3g} s" if t is not None else "")
+                    + (f" ({raw['message'][:120]})" if raw.get("message") else ""))
+                raws[spec.name][index] = (solver, raw)
+                left[spec.name] -= 1
+                last = left[spec.name] == 0
+            if last:
+                finish_instance(spec)
+
+        slot = {}
+        jobs = []
+        for spec, solver, r in pairs:
+            k = slot.get(spec.name, 0)
+            slot[spec.name] = k + 1
+            jobs.append((k, spec, solver, r))
+        if config.jobs <= 1:
+            for job in jobs:
+                one(*job)
+        else:
+            with ThreadPoolExecutor(max_workers=config.jobs) as pool:
+                for f in [pool.submit(one, *job) for job in jobs]:
+                    f.result()
     return rows

@@ -143,6 +143,8 @@ def _setup(rows):
         ("time limit (s)", ", ".join(values("time_limit"))),
         ("gpulp warm-up before the timed call", ", ".join(
             values("warm_up", lambda w: "yes" if w else "no")) or "no"),
+        ("pairs run side by side (--jobs; 1: one after another)",
+         ", ".join(values("jobs")) or "1"),
     ]
 
 
@@ -200,8 +202,8 @@ def _scaling_figure(pairs, solvers, path):
     for ax, kind in zip(axes.ravel(), kinds):
         limits = set()
         for s in solvers:
-            pts = sorted((p.nnz, p) for (sv, _), p in pairs.items()
-                         if sv == s and p.kind == kind and p.nnz)
+            pts = sorted(((p.nnz, p) for (sv, _), p in pairs.items()
+                          if sv == s and p.kind == kind and p.nnz), key=lambda t: t[0])
             if not pts:
                 continue
             limits.update(p.time_limit for _, p in pts)

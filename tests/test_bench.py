@@ -105,6 +105,50 @@ def test_crash_error_and_hang_become_rows(tmp_path):
     assert "timeout" in text and "crash" in text
 
 
+def test_jobs_run_pairs_side_by_side_but_one_gpu_pair_at_a_time(tmp_path, monkeypatch):
+    """--jobs N: up to N pairs at once, never two of a GPU solver; every pair still gives one
+    row, with its instance's reference and `jobs` recorded."""
+    import threading
+    import time
+
+    import bench.harness as H
+    lock = threading.Lock()
+    active = {"all": 0, "gpu": 0}
+    peak = {"all": 0, "gpu": 0}
+
+    def fake_run_pair(spec, solver, **kw):
+        with lock:
+            active["all"] += 1
+            active["gpu"] += solver == "gpulp-gpu"
+            for k in peak:
+                peak[k] = max(peak[k], active[k])
+        time.sleep(0.15)
+        with lock:
+            active["all"] -= 1
+            active["gpu"] -= solver == "gpulp-gpu"
+        return {"status": "optimal", "solver_status": "optimal", "kkt_ok": True,
+                "verified_objective": 1.0, "objective": 1.0, "time": 0.15, "rows": 1,
+                "cols": 1, "nnz": 1}
+
+    monkeypatch.setattr(H, "run_pair", fake_run_pair)
+    specs = [InstanceSpec(name=f"generated/cvar{i}", kind="cvar", nnz=300, seed=i)
+             for i in range(4)]
+    solvers = ["gpulp-gpu", "highs-ipm", "highs-simplex"]
+    rows = run_benchmark(specs, _config(solvers, tmp_path, jobs=4), tmp_path / "out",
+                         log=lambda _: None)
+    assert len(rows) == len(specs) * len(solvers)
+    assert {(r["instance"], r["solver"]) for r in rows} == {
+        (s.name, v) for s in specs for v in solvers}
+    assert all(r["jobs"] == 4 and r["solved"] and r["reference_objective"] == 1.0 for r in rows)
+    assert peak["gpu"] == 1 and peak["all"] >= 2
+    assert peak["all"] <= 4
+    serial = run_benchmark(specs[:1], _config(solvers, tmp_path), tmp_path / "serial",
+                           log=lambda _: None)
+    assert [r["solver"] for r in serial] == solvers and serial[0]["jobs"] == 1
+    assert "- pairs run side by side (--jobs; 1: one after another): 4" in write_report(
+        tmp_path / "out").read_text()
+
+
 def test_gpu_solver_without_gpu_is_an_error_row(tmp_path):
     if not _gpulp_solve_available():
         pytest.skip("gpulp.solve is not available yet")
