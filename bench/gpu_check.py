@@ -7,11 +7,13 @@
 
 Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jsonl):
   floor    measured copy bandwidth; time per iteration on a ~10M-nonzero generated LP against
-           (2 nnz 12 B + 10 (m + n) 8 B) / bandwidth; achieved GB/s
+           (2 nnz 12 B + 10 (m + n) 8 B) / bandwidth; achieved GB/s; with precision="mixed"
+           (float32 values of A) too
   small    per-iteration wall time on netlib afiro (graph replay), first-call compile time and
            graph-capture time reported apart
   large    CVaR 25k x 25k (10.1M), allocation 20k x 200k (1.8M), transport 3k x 2M (4.0M): time
-           to 1e-4 and 1e-8 on the GPU, beside HiGHS IPM (and simplex) on the same instance
+           to 1e-4 (float64 and mixed precision) and 1e-8 on the GPU, beside HiGHS IPM (and
+           simplex) on the same instance
   memory   peak device memory on the 10M LP, and the largest generated CVaR LP that fits
   profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP
   apps     the integer layer on the GPU: the 200k-item knapsack allocation and a round-lot CVaR
@@ -90,12 +92,13 @@ def copy_bandwidth(args):
     return 2 * a.nbytes * 20 / (cp.cuda.get_elapsed_time(start, end) / 1e3)
 
 
-def per_iteration(problem, device, iterations, check_every):
+def per_iteration(problem, device, iterations, check_every, precision="float64"):
     """Seconds per iteration of the iterate phase (windows plus their syncs), and the timers.
     Plain windows: no active-set polishing or crossover, whose time-scheduled attempts could end
     the run early (an exact vertex passes even at 1e-15) and make the count depend on timing."""
     res = gpulp.solve(problem, tol=1e-15, iteration_limit=iterations, device=device,
-                      check_every=check_every, active_set=False, crossover=False)
+                      check_every=check_every, active_set=False, crossover=False,
+                      precision=precision)
     return res.timers["iterate"] / max(res.iterations, 1), res
 
 
@@ -104,11 +107,15 @@ def part_floor(args):
     bw = copy_bandwidth(args)
     m, n = p.num_rows, p.num_cols
     floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
-    t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256, 200)
-    _emit(args.out, "floor", rows=m, cols=n, nnz=p.nnz, copy_GBps=bw / 1e9,
-          floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
-          ratio=t_iter / (floor_bytes / bw), achieved_GBps=floor_bytes / t_iter / 1e9,
-          timers=res.timers)
+    for precision, value_bytes in (("float64", 8), ("mixed", 4)):
+        # the issue's floor counts 12 bytes a nonzero (float64 value, int32 index); mixed moves 8
+        moved = 2 * p.nnz * (value_bytes + 4) + 10 * 8 * (m + n)
+        t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256, 200,
+                                    precision)
+        _emit(args.out, "floor", precision=precision, rows=m, cols=n, nnz=p.nnz,
+              copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
+              ratio=t_iter / (floor_bytes / bw), achieved_GBps=moved / t_iter / 1e9,
+              timers=res.timers)
 
 
 def part_small(args):
@@ -145,11 +152,12 @@ def part_large(args):
     for kind, nnz in LARGE:
         p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
         row = dict(kind=kind, rows=p.num_rows, cols=p.num_cols, nnz=p.nnz)
-        for tol in (1e-4, 1e-8):
-            res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args))
-            row[f"gpu_{tol:g}"] = dict(status=res.status, time=res.solve_time,
-                                       iterations=res.iterations, objective=res.objective,
-                                       verified=res.verified, timers=res.timers)
+        for tol, precision in ((1e-4, "float64"), (1e-4, "mixed"), (1e-8, "float64")):
+            res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args),
+                              precision=precision)
+            key = f"gpu_{tol:g}" + ("_mixed" if precision == "mixed" else "")
+            row[key] = dict(status=res.status, time=res.solve_time, iterations=res.iterations,
+                            objective=res.objective, verified=res.verified, timers=res.timers)
         for solver in ("ipm", "simplex"):
             t, status, obj = _highs_time(p, solver, args.highs_limit)
             row[f"highs_{solver}"] = dict(status=status, time=t, objective=obj)

@@ -378,7 +378,8 @@ class FactorOp:
 
 @dataclass
 class CsrMatrix:
-    """A CSR matrix on the backend's device (int64 indices, float64 data)."""
+    """A CSR matrix on the backend's device (int64 indices; float64 data, or float32 for
+    precision="mixed")."""
     indptr: object
     indices: object
     data: object
@@ -405,6 +406,14 @@ class MatrixPair:
     @property
     def nnz(self):
         return self.A.nnz
+
+
+def single_values(xp, pair: MatrixPair) -> MatrixPair:
+    """`pair` with A's and A''s values rounded to float32, in place (indices and layouts
+    unchanged; the float64 values are released)."""
+    for M in (pair.A, pair.AT):
+        M.data = M.data.astype(xp.float32)
+    return pair
 
 
 def _norm_bound(rs, cs):
@@ -486,6 +495,11 @@ class CpuBackend:
         Vectors in and out are the backend's arrays (the factors stay on the device). On the CPU
         these are Numba passes and scipy's transpose."""
         return _HostScaler(self, A)
+
+    def single(self, pair):
+        """precision="mixed": `pair` (a MatrixPair) with float32 values, in place; every SpMV
+        still multiplies and sums in float64."""
+        return single_values(np, pair)
 
     def set_scalars(self, scal, values):
         """Like `scal[:] = values`."""
@@ -722,7 +736,8 @@ class CupyBackend:
 
     name = "gpu"
     KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
-               "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale")
+               "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_thread_f32",
+               "spmv_chunks_f32")
 
     def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
@@ -844,20 +859,25 @@ class CupyBackend:
         for name in self.KERNELS:
             self._kernel(name)
 
+    def single(self, pair):
+        """See CpuBackend.single: the SpMVs then use the kernels' float-valued instances."""
+        return single_values(self.cp, pair)
+
     def spmv(self, M, x, out):
         m = M.shape[0]
+        f32 = "_f32" if M.data.dtype == np.float32 else ""
         if M.row_kernel == "spmv_chunks":
             nch = M.cstart.size - 1
             if nch:
-                self._kernel("spmv_chunks")(self._grid(nch * 32), (_THREADS,),
-                                            (M.cstart, M.indices, M.data, x, M.part,
-                                             np.int64(nch)), stream=self.stream)
+                self._kernel("spmv_chunks" + f32)(self._grid(nch * 32), (_THREADS,),
+                                                  (M.cstart, M.indices, M.data, x, M.part,
+                                                   np.int64(nch)), stream=self.stream)
             self._kernel("spmv_rows")(self._grid(m), (_THREADS,),
                                       (M.rchunk, M.part, out, np.int64(m)), stream=self.stream)
             return
-        self._kernel("spmv_thread")(self._grid(m), (_THREADS,),
-                                    (M.indptr, M.indices, M.data, x, out, np.int64(m)),
-                                    stream=self.stream)
+        self._kernel("spmv_thread" + f32)(self._grid(m), (_THREADS,),
+                                          (M.indptr, M.indices, M.data, x, out, np.int64(m)),
+                                          stream=self.stream)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
         n = x.size

@@ -45,6 +45,9 @@ def add_solve(sub):
     p.add_argument("--iteration-limit", type=int, default=None, help="PDHG iterations")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="where to iterate (default auto: the GPU when CuPy finds one)")
+    p.add_argument("--precision", choices=("float64", "mixed"), default="float64",
+                   help="mixed: A stored in float32 on the device, vectors and sums in float64 "
+                        "(less memory traffic; for tolerances of 1e-6 and looser)")
     p.add_argument("--json", metavar="OUT", help="write the solution and statistics as JSON")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--integer", action="store_true",
@@ -126,7 +129,7 @@ def run_solve(args) -> int:
         print(f"gpulp {__version__}: {path}")
     res = solve(p, tol=args.tol, time_limit=args.time_limit,
                 iteration_limit=args.iteration_limit, device=args.device,
-                verbose=not args.quiet, integer=args.integer)
+                verbose=not args.quiet, integer=args.integer, precision=args.precision)
     print(f"status: {res.status}  objective: {res.objective:.12g}  verified: {res.verified}")
     if np.isfinite(res.bound):
         print(f"bound: {res.bound:.12g}  mip gap: {res.mip_gap:.2e}")

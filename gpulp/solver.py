@@ -170,6 +170,8 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) 
                     problem.A, c, problem.row_lower, problem.row_upper, opts.ruiz_iterations,
                     opts.pock_chambolle_alpha, opts.bound_objective_rescaling,
                     None if problem.Q is None else _signed(problem.Q, s), be=be)
+                if opts.precision == "mixed":     # A's values in float32 from here on
+                    As = be.single(As)
                 cls = sc.theta_b * problem.col_lower / sc.D2
                 cus = sc.theta_b * problem.col_upper / sc.D2
                 from .pdhg import WorkingProblem
@@ -200,7 +202,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     timers["upload"] = timers.get("upload", 0.0) + engine.upload_time
     timers["setup"] = timers.get("setup", 0.0) + engine.setup_time
     logger.info(f"device {be.description}; ||A||_2 = {engine.norm_a:.4g}, step {engine.eta:.4g}, "
-                f"window K = {engine.K}")
+                f"window K = {engine.K}" + ("; precision mixed: A's values in float32, vectors "
+                                            "and sums in float64" if opts.precision == "mixed"
+                                            else ""))
 
     # the limit itself (`hard`) ends the last attempt after it; the iterations and every earlier
     # attempt stop a twentieth (+0.2 s, at most a quarter) before it, so that the last attempt
@@ -430,7 +434,11 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                         return res
                     return finish(Status.NUMERICAL_ERROR, x, y, z, rep,
                                   message="converged on the working problem but failed the "
-                                          "check on the original problem")
+                                          "check on the original problem" + (
+                                              " (precision='mixed' rounds A to float32, "
+                                              "which limits the accuracy to about 1e-7: use "
+                                              "precision='float64')"
+                                              if opts.precision == "mixed" else ""))
                 continue
             if ev.kind in ("primal_infeasible", "dual_infeasible"):
                 res = _check_ray(problem, engine, sc, s, ev.kind, opts, finish)

@@ -41,6 +41,38 @@ __global__ void gpulp_spmv_chunks(const long long* __restrict__ cstart,
     if (lane == 0) part[warp] = s;
 }
 
+// gpulp_spmv_thread and gpulp_spmv_chunks with float values (precision="mixed": A and A' stored
+// in float32, each product and every sum in double). Same bodies, written out: the CUDA
+// emulator of the tests finds a kernel's barriers and shuffles in its own body.
+__global__ void gpulp_spmv_thread_f32(const long long* __restrict__ indptr,
+                                      const int* __restrict__ indices,
+                                      const float* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ out,
+                                      long long m) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= m) return;
+    double s = 0.0;
+    for (long long k = indptr[r]; k < indptr[r + 1]; ++k)
+        s += (double)data[k] * __ldg(&x[indices[k]]);
+    out[r] = s;
+}
+
+__global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
+                                      const int* __restrict__ indices,
+                                      const float* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ part,
+                                      long long nchunks) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= nchunks) return;
+    double s = 0.0;
+    long long end = cstart[warp + 1];
+    for (long long k = cstart[warp] + lane; k < end; k += 32)
+        s += (double)data[k] * __ldg(&x[indices[k]]);
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
+    if (lane == 0) part[warp] = s;
+}
+
 // Pass 2, like `out[r] = sum(part[rchunk[r]:rchunk[r+1]])`, summed in order.
 __global__ void gpulp_spmv_rows(const long long* __restrict__ rchunk,
                                 const double* __restrict__ part, double* __restrict__ out,

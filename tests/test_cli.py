@@ -153,6 +153,24 @@ def test_solve_example_prints_log_and_summary(capsys, tmp_path):
     assert abs(p.objective(sol["x"]) - sol["objective"]) <= 1e-9 * (1 + abs(sol["objective"]))
 
 
+def test_solve_mixed_precision_is_verified(capsys, monkeypatch):
+    import gpulp.backend as B
+    seen = []
+    orig = B.CpuBackend.single
+
+    def spy(self, pair):
+        seen.append(pair.nnz)
+        return orig(self, pair)
+
+    monkeypatch.setattr(B.CpuBackend, "single", spy)
+    assert main(["solve", "--example", "portfolio", "--device", "cpu", "--quiet",
+                 "--precision", "mixed"]) == 0
+    assert "status: optimal" in capsys.readouterr().out and seen
+    with pytest.raises(SystemExit):
+        main(["solve", "--example", "portfolio", "--device", "cpu", "--precision", "half"])
+    assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
 def test_solve_quiet_infeasible_exits_zero(shared_instances, capsys):
     path = shared_instances / "infeasible" / "woodinfe.mps.gz"
     assert main(["solve", str(path), "--quiet", "--device", "cpu"]) == 0

@@ -222,8 +222,8 @@ def test_kernel_sources_compile_for_the_emulator():
         kernels = cuda_emu.parse_kernels(fh.read())
     assert {f"gpulp_{k}" for k in CupyBackend.KERNELS} == set(kernels)
     # the warp SpMV and the factor reduction need cooperative threads; the rest run one by one
-    assert {k for k, (_, coop) in kernels.items() if coop} == {"gpulp_spmv_chunks",
-                                                              "gpulp_factor_ft"}
+    assert {k for k, (_, coop) in kernels.items() if coop} == {
+        "gpulp_spmv_chunks", "gpulp_spmv_chunks_f32", "gpulp_factor_ft"}
 
 
 # ------------------------------------------------------------------------------ whole solves
@@ -264,6 +264,25 @@ def test_tiny_lps_agree_on_the_emulated_gpu():
                                   "maros-meszaros/hs21.qps.gz", "infeasible/woodinfe.mps.gz"])
 def test_shared_instances_agree_on_the_emulated_gpu(shared_instances, name):
     _agree(gpulp.read_mps(shared_instances / name))
+
+
+@pytest.mark.parametrize("name", ["netlib/afiro.mps.gz", "netlib/blend.mps.gz"])
+def test_mixed_precision_agrees_on_the_emulated_gpu(shared_instances, name, monkeypatch):
+    """precision="mixed": the engines' A and A' hold float32 values on both paths (the GPU
+    path through the kernels' float instances), both paths take the same iterations, and the
+    answer passes the float64 check on the original."""
+    import gpulp.pdhg as pdhg
+    seen = []
+    init = pdhg.Engine.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append((self.be.name, str(self.dev.A.data.dtype), str(self.dev.AT.data.dtype)))
+
+    monkeypatch.setattr(pdhg.Engine, "__init__", spy)
+    out = _agree(gpulp.read_mps(shared_instances / name), precision="mixed")
+    assert all(r.status == "optimal" and r.verified for r in out)
+    assert {s for s in seen} == {("cpu", "float32", "float32"), ("gpu", "float32", "float32")}
 
 
 def _factor_portfolio(n):

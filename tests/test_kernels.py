@@ -131,6 +131,19 @@ def _check_spmv(gpu, cp, A, chunk):
         gpu.spmv(M, gpu.asarray(x), out)
         np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13,
                                    err_msg=kernel)
+    # precision="mixed": float32 values through the kernels' float instances, the products
+    # and sums in double (so the float32-rounded matrix times x, to double accuracy)
+    values = M.data
+    M.data = values.astype(cp.float32)
+    A32 = sp.csr_matrix((A.data.astype(np.float32).astype(np.float64), A.indices, A.indptr),
+                        shape=A.shape)
+    for kernel in ("spmv_thread", "spmv_chunks"):
+        M.row_kernel = kernel
+        out = gpu.asarray(np.full(A.shape[0], np.nan))
+        gpu.spmv(M, gpu.asarray(x), out)
+        np.testing.assert_allclose(gpu.to_host(out), A32 @ x, rtol=1e-13, atol=1e-13,
+                                   err_msg=kernel + " float32")
+    M.data = values
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])

@@ -130,6 +130,8 @@ def test_bad_options_name_the_field():
         gpulp.solve(TINY[0]["problem"], no_such_option=1)
     with pytest.raises(gpulp.OptionsError, match="device"):
         gpulp.solve(TINY[0]["problem"], device="tpu")
+    with pytest.raises(gpulp.OptionsError, match="precision"):
+        gpulp.solve(TINY[0]["problem"], precision="float32")
 
 
 def test_gpu_request_without_gpu_is_a_clear_error_and_auto_falls_back():
@@ -209,6 +211,19 @@ def test_the_tables_time_counts_from_the_solves_start(monkeypatch):
     times = [r.time for r in rows]
     assert times[0] >= 0.3
     assert all(b >= a for a, b in zip(times, times[1:]))
+
+
+def test_mixed_precision_is_verified_and_says_when_it_limits_the_accuracy(shared_instances):
+    p = gpulp.read_mps(shared_instances / "netlib" / "afiro.mps.gz")
+    plain = dict(device="cpu", crossover=False, active_set=False)
+    ref = gpulp.solve(p, tol=1e-6, **plain)
+    mixed = gpulp.solve(p, tol=1e-6, precision="mixed", **plain)
+    assert mixed.status == ref.status == Status.OPTIMAL and mixed.verified
+    assert mixed.objective == pytest.approx(ref.objective, rel=1e-5)
+    # A rounded to float32 cannot give 1e-8 on the original: a clear status, never "optimal"
+    tight = gpulp.solve(p, tol=1e-8, precision="mixed", time_limit=20, **plain)
+    assert tight.status == Status.NUMERICAL_ERROR and not tight.verified
+    assert "precision='float64'" in tight.message
 
 
 def test_warm_start_from_a_solution_converges_at_once():
