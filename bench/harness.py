@@ -364,13 +364,14 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
     date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     refs = _References(out_dir, config)
     rows = []
-    pairs = [(spec, solver, r) for spec in specs for solver in config.solvers
-             for r in range(config.repeat)]
+    # (slot of the pair among its instance's pairs, instance, solver, repeat), in run order
+    per_instance = [(solver, r) for solver in config.solvers for r in range(config.repeat)]
+    pairs = [(k, spec, solver, r) for spec in specs
+             for k, (solver, r) in enumerate(per_instance)]
     total = len(pairs)
     lock, gpu = threading.Lock(), threading.Lock()
     done = [0]
-    raws = {spec.name: [None] * (len(config.solvers) * config.repeat) for spec in specs}
-    left = {spec.name: len(config.solvers) * config.repeat for spec in specs}
+    raws = {spec.name: [None] * len(per_instance) for spec in specs}
 
     with open(out_dir / "results.jsonl", "a") as results:
         def finish_instance(spec):
@@ -405,22 +406,15 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
                     + (f" in {t:.3g} s" if t is not None else "")
                     + (f" ({raw['message'][:120]})" if raw.get("message") else ""))
                 raws[spec.name][index] = (solver, raw)
-                left[spec.name] -= 1
-                last = left[spec.name] == 0
+                last = None not in raws[spec.name]
             if last:
                 finish_instance(spec)
 
-        slot = {}
-        jobs = []
-        for spec, solver, r in pairs:
-            k = slot.get(spec.name, 0)
-            slot[spec.name] = k + 1
-            jobs.append((k, spec, solver, r))
         if config.jobs <= 1:
-            for job in jobs:
+            for job in pairs:
                 one(*job)
         else:
             with ThreadPoolExecutor(max_workers=config.jobs) as pool:
-                for f in [pool.submit(one, *job) for job in jobs]:
+                for f in [pool.submit(one, *job) for job in pairs]:
                     f.result()
     return rows

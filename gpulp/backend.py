@@ -408,11 +408,13 @@ class MatrixPair:
         return self.A.nnz
 
 
-def single_values(xp, pair: MatrixPair) -> MatrixPair:
-    """`pair` with A's and A''s values rounded to float32, in place (indices and layouts
-    unchanged; the float64 values are released)."""
+def single_values(be, pair: MatrixPair) -> MatrixPair:
+    """precision="mixed": `pair` (on backend `be`) with A's and A''s values rounded to float32,
+    in place (indices and layouts unchanged; the float64 values are released). Every SpMV still
+    multiplies and sums in float64: Numba specialises on the dtype, and the CuPy backend picks
+    the kernels' float instances."""
     for M in (pair.A, pair.AT):
-        M.data = M.data.astype(xp.float32)
+        M.data = M.data.astype(be.xp.float32)
     return pair
 
 
@@ -495,11 +497,6 @@ class CpuBackend:
         Vectors in and out are the backend's arrays (the factors stay on the device). On the CPU
         these are Numba passes and scipy's transpose."""
         return _HostScaler(self, A)
-
-    def single(self, pair):
-        """precision="mixed": `pair` (a MatrixPair) with float32 values, in place; every SpMV
-        still multiplies and sums in float64."""
-        return single_values(np, pair)
 
     def set_scalars(self, scal, values):
         """Like `scal[:] = values`."""
@@ -858,10 +855,6 @@ class CupyBackend:
     def warmup(self):
         for name in self.KERNELS:
             self._kernel(name)
-
-    def single(self, pair):
-        """See CpuBackend.single: the SpMVs then use the kernels' float-valued instances."""
-        return single_values(self.cp, pair)
 
     def spmv(self, M, x, out):
         m = M.shape[0]

@@ -171,7 +171,8 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) 
                     opts.pock_chambolle_alpha, opts.bound_objective_rescaling,
                     None if problem.Q is None else _signed(problem.Q, s), be=be)
                 if opts.precision == "mixed":     # A's values in float32 from here on
-                    As = be.single(As)
+                    from .backend import single_values
+                    As = single_values(be, As)
                 cls = sc.theta_b * problem.col_lower / sc.D2
                 cus = sc.theta_b * problem.col_upper / sc.D2
                 from .pdhg import WorkingProblem

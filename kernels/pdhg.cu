@@ -5,18 +5,21 @@
 // window's start), scal[3] = gamma (reflection). Iteration i of a window uses k = k0 + i, so a
 // captured CUDA graph replays correctly after the host rewrites scal.
 
-extern "C" {
+// The two SpMV kernels come with double values and with float values (precision="mixed": A and
+// A' stored in float32, each product and every sum in double). Their bodies are these templates.
 
-// Like `out[:] = A @ x` for CSR A: one thread per row (short rows).
-__global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
-                                  const int* __restrict__ indices,
-                                  const double* __restrict__ data,
-                                  const double* __restrict__ x, double* __restrict__ out,
-                                  long long m) {
+// Like `out[r] = data[s:e] @ x[indices[s:e]]` for row r = this thread (short rows).
+template <typename T>
+__device__ __forceinline__ void spmv_thread_body(const long long* __restrict__ indptr,
+                                                 const int* __restrict__ indices,
+                                                 const T* __restrict__ data,
+                                                 const double* __restrict__ x,
+                                                 double* __restrict__ out, long long m) {
     long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= m) return;
     double s = 0.0;
-    for (long long k = indptr[r]; k < indptr[r + 1]; ++k) s += data[k] * __ldg(&x[indices[k]]);
+    for (long long k = indptr[r]; k < indptr[r + 1]; ++k)
+        s += (double)data[k] * __ldg(&x[indices[k]]);
     out[r] = s;
 }
 
@@ -26,42 +29,12 @@ __global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
 // 25,000-entry row of A' (a CVaR asset column) would otherwise hold one warp for all of it.
 // Pass 1, like `part[k] = data[s:e] @ x[indices[s:e]]`: one warp per chunk, lanes stride it,
 // shuffle reduction.
-__global__ void gpulp_spmv_chunks(const long long* __restrict__ cstart,
-                                  const int* __restrict__ indices,
-                                  const double* __restrict__ data,
-                                  const double* __restrict__ x, double* __restrict__ part,
-                                  long long nchunks) {
-    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    int lane = threadIdx.x & 31;
-    if (warp >= nchunks) return;
-    double s = 0.0;
-    long long end = cstart[warp + 1];
-    for (long long k = cstart[warp] + lane; k < end; k += 32) s += data[k] * __ldg(&x[indices[k]]);
-    for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
-    if (lane == 0) part[warp] = s;
-}
-
-// gpulp_spmv_thread and gpulp_spmv_chunks with float values (precision="mixed": A and A' stored
-// in float32, each product and every sum in double). Same bodies, written out: the CUDA
-// emulator of the tests finds a kernel's barriers and shuffles in its own body.
-__global__ void gpulp_spmv_thread_f32(const long long* __restrict__ indptr,
-                                      const int* __restrict__ indices,
-                                      const float* __restrict__ data,
-                                      const double* __restrict__ x, double* __restrict__ out,
-                                      long long m) {
-    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= m) return;
-    double s = 0.0;
-    for (long long k = indptr[r]; k < indptr[r + 1]; ++k)
-        s += (double)data[k] * __ldg(&x[indices[k]]);
-    out[r] = s;
-}
-
-__global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
-                                      const int* __restrict__ indices,
-                                      const float* __restrict__ data,
-                                      const double* __restrict__ x, double* __restrict__ part,
-                                      long long nchunks) {
+template <typename T>
+__device__ __forceinline__ void spmv_chunks_body(const long long* __restrict__ cstart,
+                                                 const int* __restrict__ indices,
+                                                 const T* __restrict__ data,
+                                                 const double* __restrict__ x,
+                                                 double* __restrict__ part, long long nchunks) {
     long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (warp >= nchunks) return;
@@ -71,6 +44,42 @@ __global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
         s += (double)data[k] * __ldg(&x[indices[k]]);
     for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
     if (lane == 0) part[warp] = s;
+}
+
+extern "C" {
+
+// Like `out[:] = A @ x` for CSR A: one thread per row (short rows).
+__global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
+                                  const int* __restrict__ indices,
+                                  const double* __restrict__ data,
+                                  const double* __restrict__ x, double* __restrict__ out,
+                                  long long m) {
+    spmv_thread_body<double>(indptr, indices, data, x, out, m);
+}
+
+__global__ void gpulp_spmv_thread_f32(const long long* __restrict__ indptr,
+                                      const int* __restrict__ indices,
+                                      const float* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ out,
+                                      long long m) {
+    spmv_thread_body<float>(indptr, indices, data, x, out, m);
+}
+
+// Row-split SpMV, pass 1 (see spmv_chunks_body).
+__global__ void gpulp_spmv_chunks(const long long* __restrict__ cstart,
+                                  const int* __restrict__ indices,
+                                  const double* __restrict__ data,
+                                  const double* __restrict__ x, double* __restrict__ part,
+                                  long long nchunks) {
+    spmv_chunks_body<double>(cstart, indices, data, x, part, nchunks);
+}
+
+__global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
+                                      const int* __restrict__ indices,
+                                      const float* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ part,
+                                      long long nchunks) {
+    spmv_chunks_body<float>(cstart, indices, data, x, part, nchunks);
 }
 
 // Pass 2, like `out[r] = sum(part[rchunk[r]:rchunk[r+1]])`, summed in order.

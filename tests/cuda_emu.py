@@ -232,16 +232,37 @@ _POINTEES = {"double": np.float64, "float": np.float32, "long long": np.int64, "
              "unsigned": np.uint32, "unsigned int": np.uint32}
 
 
+def _body(src, start):
+    """The text of the brace block that opens just before `start`."""
+    depth, j = 1, start
+    while depth and j < len(src):
+        depth += {"{": 1, "}": -1}.get(src[j], 0)
+        j += 1
+    return src[start:j]
+
+
+def _barrier_functions(src):
+    """Names of the `__device__` functions (templates too) that use a barrier or a warp shuffle,
+    directly or through another such function."""
+    bodies = {m.group(1): _body(src, m.end()) for m in re.finditer(
+        r"__device__\s+(?:__forceinline__\s+)?[\w\s*]*?\b(\w+)\s*\([^)]*\)\s*\{", src)}
+    found = {k for k, b in bodies.items() if "__syncthreads" in b or "__shfl" in b}
+    while True:
+        more = {k for k, b in bodies.items() if k not in found
+                and any(re.search(rf"\b{f}\s*[<(]", b) for f in found)}
+        if not more:
+            return found
+        found |= more
+
+
 def parse_kernels(src):
     """{name: (params, uses_barriers)} for every `__global__ void name(...)` in `src`; params is a
-    list of (C type without qualifiers, is_pointer, parameter name, C declaration)."""
+    list of (C type without qualifiers, is_pointer, parameter name, C declaration). A kernel uses
+    barriers when its body has a barrier or a warp shuffle, or calls a device function that does."""
     out = {}
+    barrier_fns = _barrier_functions(src)
     for m in re.finditer(r"__global__\s+void\s+(\w+)\s*\(([^)]*)\)\s*\{", src):
-        depth, j = 1, m.end()
-        while depth and j < len(src):
-            depth += {"{": 1, "}": -1}.get(src[j], 0)
-            j += 1
-        body = src[m.end():j]
+        body = _body(src, m.end())
         params = []
         for decl in (p.strip() for p in m.group(2).split(",") if p.strip()):
             name = re.findall(r"\w+", decl)[-1]
@@ -249,7 +270,8 @@ def parse_kernels(src):
             pointer = ctype.endswith("*")
             base = " ".join(ctype.rstrip("*").replace("const", " ").split())
             params.append((base, pointer, name, ctype))
-        out[m.group(1)] = (params, "__syncthreads" in body or "__shfl" in body)
+        out[m.group(1)] = (params, "__syncthreads" in body or "__shfl" in body or any(
+            re.search(rf"\b{f}\s*[<(]", body) for f in barrier_fns))
     return out
 
 

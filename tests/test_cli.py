@@ -156,13 +156,13 @@ def test_solve_example_prints_log_and_summary(capsys, tmp_path):
 def test_solve_mixed_precision_is_verified(capsys, monkeypatch):
     import gpulp.backend as B
     seen = []
-    orig = B.CpuBackend.single
+    orig = B.single_values
 
-    def spy(self, pair):
+    def spy(be, pair):
         seen.append(pair.nnz)
-        return orig(self, pair)
+        return orig(be, pair)
 
-    monkeypatch.setattr(B.CpuBackend, "single", spy)
+    monkeypatch.setattr(B, "single_values", spy)
     assert main(["solve", "--example", "portfolio", "--device", "cpu", "--quiet",
                  "--precision", "mixed"]) == 0
     assert "status: optimal" in capsys.readouterr().out and seen
