@@ -131,6 +131,8 @@ def run_solve(args) -> int:
                 iteration_limit=args.iteration_limit, device=args.device,
                 verbose=not args.quiet, integer=args.integer, precision=args.precision)
     print(f"status: {res.status}  objective: {res.objective:.12g}  verified: {res.verified}")
+    if res.message:
+        print(f"message: {res.message}")
     if np.isfinite(res.bound):
         print(f"bound: {res.bound:.12g}  mip gap: {res.mip_gap:.2e}")
     print(f"iterations: {res.iterations}  time: {res.solve_time:.3f} s  device: {res.device}  "

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from .errors import OptionsError, ProblemError
 from .problem import Problem, _floats
-from .result import SCIPY_MESSAGE, SCIPY_STATUS
+from .result import scipy_status
 
 __all__ = ["linprog"]
 
@@ -52,7 +52,8 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), met
     `device` and any other gpulp option. `method`, `callback`, `x0` and `integrality` are accepted
     for compatibility; only method="pdhg" (the default) exists, and callback/x0/integrality must be
     None. Returns an OptimizeResult with x, fun, slack, con, success, status (0 optimal, 1 limit,
-    2 infeasible, 3 unbounded, 4 numerical), message, nit, and ineqlin / eqlin / lower / upper with
+    2 infeasible, 3 unbounded, 4 numerical or
+    unbounded-or-infeasible undecided), message, nit, and ineqlin / eqlin / lower / upper with
     `residual` and `marginals`.
     """
     from scipy.optimize import OptimizeResult
@@ -83,8 +84,8 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), met
             kw[ours] = opts.pop(theirs)
     kw.update(opts)
     res = solve(problem, **kw)
-    status = SCIPY_STATUS[res.status]
-    out = OptimizeResult(status=status, success=status == 0, message=SCIPY_MESSAGE[status] +
+    status, message = scipy_status(res)
+    out = OptimizeResult(status=status, success=status == 0, message=message +
                          (f" ({res.message})" if res.message else ""), nit=res.iterations,
                          x=None, fun=None, slack=None, con=None)
     if res.status in ("optimal", "iteration_limit", "time_limit") and res.x is not None:

@@ -39,6 +39,11 @@ from .termination import IterationStats, converged, infeasibility_candidate
 __all__ = ["WorkingProblem", "Engine", "EngineEvent"]
 
 RAY_EVERY = 4     # the infeasibility-ray candidates are evaluated at every 4th check
+# a ray's value (b'y of a Farkas ray, -c'd of a primal ray) must exceed this fraction of the sum
+# of its terms' absolute values: below it the value can be rounding error (a row that the column
+# bounds imply exactly gives a Farkas "ray" of value 1e-16 and violation 0, i.e. rel 0 at any
+# tolerance, which the check on the original then rejects again and again)
+RAY_SIGNIFICANCE = 1e-12
 
 
 @dataclass
@@ -82,6 +87,9 @@ class _Device:
         self.rcone_hi = xp.where(fin(self.ru), 0.0, xp.inf)
         self.ccone_lo = xp.where(fin(self.cl), 0.0, -xp.inf)
         self.ccone_hi = xp.where(fin(self.cu), 0.0, xp.inf)
+        # |bound| per row and column (the larger finite side): the magnitude of a ray's value
+        self.row_bound_abs = xp.maximum(xp.abs(self.rl0), xp.abs(self.ru0))
+        self.col_bound_abs = xp.maximum(xp.abs(self.cl0), xp.abs(self.cu0))
         self.row_unscale = be.asarray(wp.row_unscale)
         self.col_unscale = be.asarray(wp.col_unscale)
         self.x_unscale = be.asarray(wp.x_unscale)
@@ -103,10 +111,10 @@ class _State:
         self.x0, self.y0 = self.x.copy(), self.y.copy()
         self.xhat, self.xbar, self.aty, self.atyhat = z(n), z(n), z(n), z(n)
         self.yhat, self.axbar, self.axhat = z(m), z(m), z(m)
-        self.ax0, self.aty0 = z(m), z(n)    # A x0 and A'y0, refreshed at each restart
+        self.ray_m, self.ray_n = z(m), z(n)  # images of the ray candidates (statistics only)
         self.scal = z(NSCAL)
         if quadratic:
-            self.qx, self.qxhat, self.qx0 = z(n), z(n), z(n)   # Q x, Q xhat, Q x0
+            self.qx, self.qxhat = z(n), z(n)   # Q x, Q xhat
 
 
 @dataclass
@@ -210,10 +218,6 @@ class Engine:
         m, n = wp.A.shape
         self.quadratic = self.dev.Q is not None
         self.st = _State(be, m, n, x_start, y_start, self.quadratic)
-        be.spmv(self.dev.A, self.st.x0, self.st.ax0)
-        be.spmv(self.dev.AT, self.st.y0, self.st.aty0)
-        if self.quadratic:
-            be.qmv(self.dev.Q, self.st.x0, self.st.qx0)
         be.synchronize()
         self.upload_time = time.perf_counter() - t
         t = time.perf_counter()
@@ -301,40 +305,45 @@ class Engine:
                 be.halpern(i, s.scal, s.y, s.yhat, s.y0)
             self._set_scalars(self.k0)
 
-    def _farkas_terms(self, ray, at_ray):
-        """(value, violation) of a Farkas-ray candidate `ray` with A'ray = `at_ray`; the
-        violation is in original units and ignores sign errors in `ray` (the check on the original
-        problem sees those)."""
-        be, xp, d = self.be, self.be.xp, self.dev
+    def _farkas_terms(self, ray):
+        """(value, violation, magnitude) of a Farkas-ray candidate: `ray` with the signs that its
+        rows' bounds do not allow set to 0, and its own image A'ray formed here (an image taken
+        as a difference of two iterates' images carries their rounding error, and one of the
+        unclipped ray is not the clipped ray's). The violation is ||A'ray + z|| in original units,
+        z = -A'ray with the signs its columns allow; the magnitude is the sum of the absolute
+        values of the value's terms (a value that is rounding error of them proves nothing)."""
+        be, xp, d, s = self.be, self.be.xp, self.dev, self.st
         dot = be.dot
         ray_c = xp.maximum(ray, 0.0) * d.rl_fin + xp.minimum(ray, 0.0) * d.ru_fin
-        zr = -at_ray
+        be.spmv(d.AT, ray_c, s.ray_n)
+        zr = -s.ray_n
         zr = xp.maximum(zr, 0.0) * d.cl_fin + xp.minimum(zr, 0.0) * d.cu_fin
         value = (dot(xp.maximum(ray_c, 0.0), d.rl0) + dot(xp.minimum(ray_c, 0.0), d.ru0)
                  + dot(xp.maximum(zr, 0.0), d.cl0) + dot(xp.minimum(zr, 0.0), d.cu0))
-        return value, be.norm((at_ray + zr) * d.col_unscale)
+        magnitude = dot(xp.abs(ray_c), d.row_bound_abs) + dot(xp.abs(zr), d.col_bound_abs)
+        return value, be.norm((s.ray_n + zr) * d.col_unscale), magnitude
 
-    def _primal_ray_terms(self, ray, a_ray, q_ray):
-        """(value, violation) of a primal-ray candidate `ray` with A ray = `a_ray` and
-        Q ray = `q_ray` (None for an LP), the violation in original units."""
-        be, xp, d = self.be, self.be.xp, self.dev
-        viol = (be.norm((a_ray - xp.clip(a_ray, d.rcone_lo, d.rcone_hi)) * d.row_unscale)
+    def _primal_ray_terms(self, ray):
+        """(value, violation, magnitude) of a primal-ray candidate `ray`, with its images A ray
+        and Q ray formed here (see _farkas_terms): value -c'ray, the violation (original units)
+        the parts of A ray and ray outside the recession cones of the row and column bounds plus
+        ||Q ray||, the magnitude |c|'|ray|."""
+        be, xp, d, s = self.be, self.be.xp, self.dev, self.st
+        be.spmv(d.A, ray, s.ray_m)
+        viol = (be.norm((s.ray_m - xp.clip(s.ray_m, d.rcone_lo, d.rcone_hi)) * d.row_unscale)
                 + be.norm((ray - xp.clip(ray, d.ccone_lo, d.ccone_hi)) * d.x_unscale))
-        if q_ray is not None:
-            viol = viol + be.norm(q_ray * d.col_unscale) / self.wp.theta_b
-        return -be.dot(d.c, ray), viol
+        if self.quadratic:
+            be.qmv(d.Q, ray, s.ray_n)
+            viol = viol + be.norm(s.ray_n * d.col_unscale) / self.wp.theta_b
+        return -be.dot(d.c, ray), viol, be.dot(xp.abs(d.c), xp.abs(ray))
 
     def _ray_candidates(self):
-        """Candidate rays, each as (kind, vector, its image): the last step T(z) - z, the PDHG
-        iterate itself (iterates grow along the ray of an infeasible problem) and the epoch's
-        displacement from the anchor."""
+        """Candidate rays, each as (kind, vector): the last step T(z) - z, the PDHG iterate
+        itself (iterates grow along the ray of an infeasible problem) and the epoch's
+        displacement from the anchor, for y ('dual': Farkas rays) and for x ('primal')."""
         s = self.st
-        q = self.quadratic
-        return [("dual", s.yhat - s.y, s.atyhat - s.aty, None), ("dual", s.yhat, s.atyhat, None),
-                ("dual", s.yhat - s.y0, s.atyhat - s.aty0, None),
-                ("primal", s.xhat - s.x, s.axbar - s.axhat, s.qxhat - s.qx if q else None),
-                ("primal", s.xhat, s.axhat, s.qxhat if q else None),
-                ("primal", s.xhat - s.x0, s.axhat - s.ax0, s.qxhat - s.qx0 if q else None)]
+        return [("dual", s.yhat - s.y), ("dual", s.yhat), ("dual", s.yhat - s.y0),
+                ("primal", s.xhat - s.x), ("primal", s.xhat), ("primal", s.xhat - s.x0)]
 
     def _stats(self, elapsed, rays=True) -> IterationStats:
         be, d, s, wp = self.be, self.dev, self.st, self.wp
@@ -350,15 +359,15 @@ class Engine:
         # 0 primal abs, 1 dual abs, 2 pobj and 3 dobj (scaled), 4 dx'dx, 5 dy'dy, 6 dy'A dx,
         # 7 ||xhat - x0||, 8 ||yhat - y0||, 9 dx'(D - Q)dx (backend.kkt_terms_xp)
         cands = self._ray_candidates() if rays else []
-        for kind, ray, image, q_image in cands:
-            vals.extend(self._farkas_terms(ray, image) if kind == "dual"
-                        else self._primal_ray_terms(ray, image, q_image))
+        for kind, ray in cands:
+            vals.extend(self._farkas_terms(ray) if kind == "dual" else self._primal_ray_terms(ray))
         v = self.be.fetch(vals)
         best = {"dual": (math.inf, -1), "primal": (math.inf, -1)}
-        for j, (kind, _, _, _) in enumerate(cands):
-            value, viol = v[10 + 2 * j], v[11 + 2 * j]
+        for j, (kind, _) in enumerate(cands):
+            value, viol, magnitude = v[10 + 3 * j], v[11 + 3 * j], v[12 + 3 * j]
+            significant = value > RAY_SIGNIFICANCE * magnitude
             value *= wp.obj_unscale
-            rel = viol / value if value > 0 and math.isfinite(value) else math.inf
+            rel = viol / value if significant and value > 0 and math.isfinite(value) else math.inf
             if rel < best[kind][0]:
                 best[kind] = (rel, j)
         self._best_ray = {k: j for k, (_, j) in best.items()}
@@ -388,10 +397,6 @@ class Engine:
             dst[...] = s.xhat
         for dst in (s.y0, s.y):
             dst[...] = s.yhat
-        s.ax0[...] = s.axhat
-        s.aty0[...] = s.atyhat
-        if self.quadratic:
-            s.qx0[...] = s.qxhat
         self._set_scalars(0.0)
         self.restarts += 1
         self.epoch_start = self.iterations

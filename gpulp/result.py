@@ -50,6 +50,17 @@ SCIPY_MESSAGE = {
     3: "The problem is unbounded (verified certificate).",
     4: "Numerical difficulties encountered.",
 }
+UNDECIDED_MESSAGE = "The problem is unbounded or infeasible (verified ray, feasibility undecided)."
+
+
+def scipy_status(res) -> tuple:
+    """(scipy status code, message) of a Result. "dual_infeasible" is scipy's 3 (unbounded) only
+    when a feasible point was verified too (certificate["primal_feasible"]); otherwise 4, as scipy
+    reports HiGHS's "unbounded or infeasible"."""
+    code = SCIPY_STATUS[res.status]
+    if res.status == Status.DUAL_INFEASIBLE and not (res.certificate or {}).get("primal_feasible"):
+        return 4, UNDECIDED_MESSAGE
+    return code, SCIPY_MESSAGE[code]
 
 
 @dataclass
@@ -61,7 +72,10 @@ class Result:
     z_j >= 0 on a column at its lower bound; for a maximisation the signs flip.
 
     For "primal_infeasible", `y` and `z` hold the checked Farkas ray and `x` the last iterate;
-    for "dual_infeasible", `x` holds the checked primal ray.
+    for "dual_infeasible", `x` holds the checked primal ray, and certificate["primal_feasible"] is
+    True when a feasible point was verified too (the problem is unbounded) or None when the time
+    ran out first (unbounded or infeasible). A problem with neither a feasible point nor a finite
+    dual is reported "primal_infeasible", with certificate["dual_infeasible"] = True.
     """
 
     status: str

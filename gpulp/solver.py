@@ -59,6 +59,8 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
             result = _solve_presolved(problem, opts, timers, t0)
         else:
             result = _solve(problem, opts, timers, t0, x0, y0)
+        if result.status == Status.DUAL_INFEASIBLE and result.verified:
+            result = _settle_dual_infeasible(problem, result, opts, timers, t0)
         result.solve_time = time.perf_counter() - t0
         result.timers = dict(timers)
         if opts.verbose:
@@ -67,6 +69,65 @@ def solve(problem_or_path, *, tol=1e-4, time_limit=None, iteration_limit=None, d
                         f"verified {result.verified}")
             logger.info("phases: " + timers.summary())
         return result
+
+
+def _settle_dual_infeasible(problem: Problem, result: Result, opts, timers, t0) -> Result:
+    """A checked primal ray proves the dual infeasible, and the problem unbounded only when it also
+    has a feasible point: a problem with no feasible point can have an improving ray too (min -x1 -
+    x2 with x1 - x2 >= 1, x2 - x1 >= 1, x >= 0). Settle it with the feasibility LP (zero objective,
+    the same rows and bounds) in the time left:
+    - a verified feasible point keeps "dual_infeasible", now meaning unbounded
+      (certificate["primal_feasible"] = True, with the point's relative primal residual);
+    - a checked Farkas ray makes the answer "primal_infeasible" with that certificate (the model
+      has no feasible point, which is what the user has to fix; the message names the ray too);
+    - anything else keeps "dual_infeasible" with certificate["primal_feasible"] = None: unbounded
+      or infeasible, undecided."""
+    import dataclasses
+    feas = Problem(np.zeros(problem.num_cols), problem.A, problem.row_lower, problem.row_upper,
+                   problem.col_lower, problem.col_upper, sense=problem.sense,
+                   name=problem.name)     # (the same sense: its duals' signs are the original's)
+    logger.info("dual infeasible (a checked primal ray); solving the feasibility problem (zero "
+                "objective) to tell unbounded from infeasible")
+    with timers.phase("feasibility"):      # (its own phases are not added to the solve's)
+        r = _feasibility(feas, opts, t0)
+    cert = dict(result.certificate or {})
+    iterations = result.iterations + r.iterations
+    if r.status == Status.OPTIMAL and r.verified:
+        cert.update(primal_feasible=True, feasibility_residual=float(r.primal_residual))
+        logger.info(f"unbounded: a feasible point (relative primal residual "
+                    f"{r.primal_residual:.2e}) and the checked ray")
+        return dataclasses.replace(result, certificate=cert, iterations=iterations,
+                                   message=_join(result.message, "unbounded: a feasible point "
+                                                 "and an improving ray, both checked"))
+    if r.status == Status.PRIMAL_INFEASIBLE and r.verified and r.y is not None:
+        rep = primal_infeasibility_check(problem, r.y, tol=opts.certificate_tol)
+        if rep.ok:
+            logger.info("infeasible: the feasibility problem has a checked Farkas ray (the dual "
+                        "is infeasible too)")
+            return Result(Status.PRIMAL_INFEASIBLE, x=r.x, y=r.y, z=r.z, verified=True,
+                          iterations=iterations, restarts=result.restarts + r.restarts,
+                          device=r.device,
+                          certificate={"kind": rep.kind, "value": rep.value,
+                                       "violation": rep.violation, "dual_infeasible": True},
+                          message="infeasible (checked Farkas ray); the objective also has a "
+                                  "checked improving ray, so the dual is infeasible too")
+    cert.update(primal_feasible=None)
+    logger.info(f"the feasibility problem ended {r.status}: unbounded or infeasible")
+    return dataclasses.replace(result, certificate=cert, iterations=iterations,
+                               message=_join(result.message, "the dual is infeasible (checked "
+                                             f"ray); the feasibility problem ended {r.status}, "
+                                             "so the problem is unbounded or infeasible"))
+
+
+def _feasibility(feas: Problem, opts, t0) -> Result:
+    """The feasibility LP's own solve, within the time limit counted from t0."""
+    if opts.presolve:
+        return _solve_presolved(feas, opts, Timers(), t0)
+    return _solve(feas, opts, Timers(), t0)
+
+
+def _join(*parts):
+    return "; ".join(p for p in parts if p)
 
 
 XOVER_SHARE = 1.0   # seconds of crossover per second of PDHG once the crossover has a basis
@@ -445,7 +506,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                 res = _check_ray(problem, engine, sc, s, ev.kind, opts, finish)
                 if res is not None:
                     return res
-                inf_tol *= 1e-2
+                # a rejected candidate tightens the test; after ten, ray detection stops (a
+                # candidate that the check keeps rejecting must not spin the loop)
+                inf_tol = inf_tol * 1e-2 if inf_tol > 1e-18 else -1.0
                 continue
         if ev.kind in ("time_limit", "iteration_limit"):
             res = try_active_set(ev.stats, last=True)

@@ -305,7 +305,8 @@ def test_a_presolve_ray_that_fails_the_check_falls_back_to_pdhg(monkeypatch):
 
     def wrong_ray(p, *args, **kwargs):
         pre = real(p, *args, **kwargs)
-        pre.ray = -pre.ray                   # the direction that worsens the objective
+        if pre.ray is not None:              # (the feasibility problem's presolve has none)
+            pre.ray = -pre.ray               # the direction that worsens the objective
         return pre
     monkeypatch.setattr("gpulp.presolve.presolve", wrong_ray)
     res = gpulp.solve(problem, device="cpu")

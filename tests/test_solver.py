@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gpulp
 from bench.solvers import solve_with_highs
@@ -292,3 +294,118 @@ def test_scaling_factors_match_their_numpy_definition(alpha):
     np.testing.assert_allclose(sc.D2, D2, rtol=1e-12)
     np.testing.assert_allclose(As.toarray(), (sp.diags(D1) @ A @ sp.diags(D2)).toarray(),
                                rtol=1e-12, atol=0)
+
+
+# ------------------------------------------------------------------ unbounded or infeasible
+def _both_infeasible(quadratic=False, sense="min"):
+    """x0 improves without limit (cost -1, no row limits it), while the row x1 >= 1 contradicts
+    x1 <= 0.5: a checked primal ray exists, and no feasible point."""
+    s = -1.0 if sense == "max" else 1.0
+    Q = s * np.diag([0.0, 2.0]) if quadratic else None
+    return Problem(s * np.array([-1.0, 0.0]), np.array([[0.0, 1.0]]), [1.0], [np.inf],
+                   [0.0, 0.0], [np.inf, 0.5], Q=Q, sense=sense)
+
+
+@pytest.mark.parametrize("sense", ["min", "max"])
+@pytest.mark.parametrize("quadratic", [False, True])
+@pytest.mark.parametrize("presolve", [True, False])
+def test_a_problem_with_an_improving_ray_and_no_feasible_point_is_infeasible(quadratic, presolve,
+                                                                              sense):
+    """(With sense max the Farkas ray's signs flip: the feasibility problem keeps the sense.)"""
+    from gpulp.verify import dual_infeasibility_check, primal_infeasibility_check
+    p = _both_infeasible(quadratic, sense)
+    assert dual_infeasibility_check(p, np.array([1.0, 0.0])).ok     # the ray is real
+    res = gpulp.solve(p, device="cpu", presolve=presolve)
+    assert res.status == Status.PRIMAL_INFEASIBLE and res.verified, (res.status, res.message)
+    assert primal_infeasibility_check(p, res.y).ok
+    if presolve and not quadratic:    # presolve finds the ray first; the settling step decides
+        assert res.certificate["dual_infeasible"] is True
+        assert "dual is infeasible too" in res.message
+    assert gpulp.linprog([-1, 0], A_ub=[[0, -1]], b_ub=[-1], bounds=[(0, None), (0, 0.5)],
+                         options={"device": "cpu"}).status == 2
+
+
+@pytest.mark.parametrize("presolve", [True, False])
+def test_unbounded_comes_with_a_checked_feasible_point(presolve):
+    p = Problem(np.array([-1.0, 0.0]), np.array([[1.0, 1.0]]), [1.0], [np.inf])
+    res = gpulp.solve(p, device="cpu", presolve=presolve)
+    assert res.status == Status.DUAL_INFEASIBLE and res.verified
+    assert res.certificate["primal_feasible"] is True
+    assert res.certificate["feasibility_residual"] <= 1e-4
+    assert "unbounded" in res.message
+    assert "feasibility" in res.timers
+
+
+def test_an_undecided_feasibility_problem_is_unbounded_or_infeasible(monkeypatch):
+    """When the feasibility problem runs out of time, the ray still stands but the answer says
+    unbounded OR infeasible (scipy's status 4, as for HiGHS's kUnboundedOrInfeasible)."""
+    from gpulp import solver
+    from gpulp.result import Result
+    monkeypatch.setattr(solver, "_feasibility",
+                        lambda feas, opts, t0: Result(Status.TIME_LIMIT, iterations=7))
+    res = gpulp.solve(Problem(np.array([-1.0, 0.0]), np.array([[1.0, 1.0]]), [1.0], [np.inf]),
+                      device="cpu")
+    assert res.status == Status.DUAL_INFEASIBLE and res.verified
+    assert res.certificate["primal_feasible"] is None
+    assert "unbounded or infeasible" in res.message
+    out = gpulp.linprog([-1, 0], A_ub=[[-1, -1]], b_ub=[-1], options={"device": "cpu"})
+    assert out.status == 4 and "unbounded or infeasible" in out.message
+
+
+@st.composite
+def _random_lps(draw):
+    """Small LPs of every status: integer data, some rows contradictory, some columns free."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    m, n = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    A = np.where(rng.random((m, n)) < 0.5, rng.integers(-3, 4, (m, n)), 0).astype(float)
+    x0 = rng.integers(-2, 3, n).astype(float)
+    act = A @ x0
+    kind = rng.integers(0, 4, m)
+    rl = np.where(kind == 0, act, np.where(kind == 1, act - 1, -np.inf))
+    ru = np.where(kind == 0, act, np.where(kind == 2, act + 1, np.inf))
+    bad = rng.random(m) < 0.15                       # rows that may contradict the others
+    rl, ru = np.where(bad, act + 1, rl), np.where(bad, np.inf, ru)
+    ck = rng.integers(0, 4, n)
+    cl = np.where(ck == 0, -np.inf, np.where(ck == 1, x0, x0 - 2))
+    cu = np.where(ck == 2, x0 + 1, np.inf)
+    c = rng.integers(-3, 4, n).astype(float)
+    return Problem(c, A, rl, ru, cl, cu)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_random_lps())
+def test_statuses_agree_with_highs_on_random_lps(p):
+    """HiGHS (simplex) decides LPs exactly: gpulp's status must be the same class. Before the
+    feasibility problem settled it, an infeasible LP with an improving ray came out
+    'dual_infeasible', which linprog reported as unbounded."""
+    h = solve_with_highs(p)
+    hs = h.modelStatusToString(h.getModelStatus())
+    res = gpulp.solve(p, device="cpu", tol=1e-6, time_limit=30)
+    expected = {"Optimal": Status.OPTIMAL, "Infeasible": Status.PRIMAL_INFEASIBLE,
+                "Unbounded": Status.DUAL_INFEASIBLE}[hs]
+    assert res.status == expected and res.verified, (hs, res.status, res.message)
+    if expected == Status.OPTIMAL:
+        ref = h.getInfo().objective_function_value
+        assert abs(res.objective - ref) <= 1e-5 * (1 + abs(ref))
+    if expected == Status.DUAL_INFEASIBLE:
+        assert res.certificate["primal_feasible"] is True
+
+
+def test_a_ray_whose_value_is_rounding_error_does_not_block_the_real_one():
+    """The row 4 <= 3 x2 - 2 x0 <= 5 is implied exactly by x0 = -1 and x2 >= 1 on one side, so
+    y on it is a Farkas 'ray' of value 0 that rounding made 1e-16 with violation 0: relative 0 at
+    any tolerance. The check on the original rejected it at every window, so the real primal ray
+    (columns 1, 4, 5 along Q's null space) was never tried and the solve ran to its time limit
+    (for ever without one). Shrunk from a fuzzed QP; HiGHS calls it optimal at -9.6e7."""
+    from gpulp.verify import dual_infeasibility_check
+    inf = np.inf
+    Q = np.array([[5, 2, 1, 0, -4, 0, 1], [2, 6, 2, 6, -6, -2, 2], [1, 2, 8, 4, -4, 0, -2],
+                  [0, 6, 4, 8, -6, -2, 0], [-4, -6, -4, -6, 9, 1, 2], [0, -2, 0, -2, 1, 1, -2],
+                  [1, 2, -2, 0, 2, -2, 10]], dtype=float)
+    p = Problem([-1, 3, -2, 1, -2, -2, -2], [[-2, 0, 3, 0, 0, 0, 0]], [4], [5],
+                [-1, 2, 1, -3, -inf, 0, -2], [-1, inf, inf, -3, inf, inf, 1], Q=Q)
+    d = np.array([0, 2, 0, 0, 1, 3, 0], dtype=float)      # Q d = 0, c'd = -2
+    assert np.allclose(Q @ d, 0) and dual_infeasibility_check(p, d).ok
+    res = gpulp.solve(p, device="cpu", tol=1e-6, time_limit=20)
+    assert res.status == Status.DUAL_INFEASIBLE and res.verified, res.status
+    assert res.certificate["primal_feasible"] is True
