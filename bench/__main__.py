@@ -68,6 +68,14 @@ def _cmd_report(args):
     print(write_report(args.dir, baseline=args.baseline))
 
 
+def _cmd_fuzz(args):
+    from .fuzz import run
+    lo, _, hi = args.seeds.partition(":")
+    seeds = range(int(lo), int(hi)) if hi else [int(lo)]
+    counts = run(seeds, tol=args.tol, time_limit=args.time_limit, device=args.device)
+    return 1 if any(verdict == "gpulp wrong" for _, verdict in counts) else 0
+
+
 def _cmd_worker(args):
     from .worker import main
     return main([args.job, args.result] + ([args.marker] if args.marker else []))
@@ -75,7 +83,7 @@ def _cmd_worker(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,report}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,report,fuzz}")
 
     run = sub.add_parser("run", help="run solvers on instance sets and write DIR/results.jsonl")
     run.add_argument("--solvers", default=DEFAULT_SOLVERS,
@@ -124,6 +132,14 @@ def main(argv=None):
     rep.add_argument("dir")
     rep.add_argument("--baseline", default=None, help="default highs-ipm when present")
     rep.set_defaults(func=_cmd_report)
+
+    fz = sub.add_parser("fuzz", help="random small LPs/QPs of every status against HiGHS, each "
+                                     "disagreement settled by a certificate (bench/fuzz.py)")
+    fz.add_argument("--seeds", default="0:500", help="A:B (the seeds A..B-1) or one seed")
+    fz.add_argument("--tol", type=float, default=1e-6)
+    fz.add_argument("--time-limit", type=float, default=20.0, help="seconds per gpulp solve")
+    fz.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
+    fz.set_defaults(func=_cmd_fuzz)
 
     work = sub.add_parser("worker")
     work.add_argument("job")

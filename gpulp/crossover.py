@@ -192,6 +192,9 @@ class Crossover:
         self.s = -1.0 if problem.sense == "max" else 1.0
         self.basic = None
         self.failed = False
+        # the direction (original x units) along which the last attempt found the objective
+        # falling without limit, or None: a primal ray candidate for the solver to check
+        self.ray = None
         self._polisher = None        # QPs: solves the final face's KKT system (_face_answer)
         self.pivots = 0
         self.seconds = 0.0
@@ -356,7 +359,7 @@ class Crossover:
     def _pivots(self, deadline, max_pivots):
         """Simplex pivots until optimal ("optimal"), the deadline ("limit") or a failure."""
         MT, lo, hi, cost = self.MT, self.lo, self.hi, self.cost
-        m = self.m
+        m, n = self.m, self.n
         basic, isbasic, w = self.basic, self.isbasic, self.w
         fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         fixed = lo == hi
@@ -436,7 +439,13 @@ class Crossover:
             own = float(hi[q] - w[q] if direction > 0 else w[q] - lo[q])   # its own bound
             tmax = min(float(r1.min(initial=np.inf)), own)
             if not np.isfinite(tmax):
-                return "unbounded" if self.phase == 2 else "stalled"
+                if self.phase != 2:
+                    return "stalled"
+                dw = np.zeros(n + m)           # q moves by theta*direction, w_B by -theta g
+                dw[q] = direction
+                dw[basic] = -g
+                self.ray = dw[:n] * self.S
+                return "unbounded"
             elig = (r0 <= tmax) & np.isfinite(r0)
             count += 1
             self.pivots += 1
@@ -709,6 +718,10 @@ class Crossover:
         if not np.isfinite(tmax):
             # a ray without curvature or bounds: unbounded, if the descent along it is real
             if -slope > dtol * float(np.linalg.norm(t)):
+                dw = np.zeros(n + m)
+                dw[sup] = p
+                dw[basic] = tb
+                self.ray = dw[:n] * self.S
                 return "unbounded"
             logger.debug(f"crossover: stalled on a ray without curvature, bounds or descent "
                          f"(slope {slope:.1e}, |S| {sup.size})")

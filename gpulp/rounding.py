@@ -1203,8 +1203,9 @@ def solve_integer(problem: Problem, opts, *, x0=None, y0=None, seeds: int = 8,
                       "(checked Farkas certificate): the problem has no integer point",
                       iters=iters, device=device)
     if rel.status == Status.DUAL_INFEASIBLE and rel.verified:
-        return finish(Status.NO_SOLUTION_FOUND, message="the continuous relaxation is unbounded "
-                      "(checked ray): no finite integer optimum can be certified",
+        return finish(Status.NO_SOLUTION_FOUND, message="the continuous relaxation has a "
+                      "checked improving ray (" + (rel.message or "unbounded") + "): no finite "
+                      "integer optimum can be certified",
                       iters=iters, device=device)
     if rel.x is None:
         return finish(Status.NO_SOLUTION_FOUND, message=f"relaxation ended {rel.status}",

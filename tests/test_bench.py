@@ -283,3 +283,46 @@ def test_a_shared_reference_erratum_applies_only_to_the_value_it_corrects(tmp_pa
                                                        "status": "Optimal"}}))
     ref = shared_reference(spec, root)
     assert ref["objective"] == 714.47006 and "errata" not in ref["source"]
+
+
+# ------------------------------------------------------------------------------- bench fuzz
+def test_fuzz_problems_are_reproducible_and_cover_every_status():
+    from bench.fuzz import random_problem
+    a, b = random_problem(11), random_problem(11)
+    assert np.array_equal(a.c, b.c) and (a.A != b.A).nnz == 0
+    from bench.solvers import solve_with_highs
+    seen = set()
+    for seed in range(60):
+        h = solve_with_highs(random_problem(seed))
+        seen.add(h.modelStatusToString(h.getModelStatus()))
+    assert {"Optimal", "Infeasible", "Unbounded"} <= seen
+
+
+def test_fuzz_judge_settles_disagreements_by_certificate():
+    """gpulp's certificate decides against HiGHS only when the recession LP agrees with it;
+    a claim the recession LP contradicts is 'gpulp wrong'; an uncertified answer is unsettled."""
+    from bench.fuzz import has_improving_ray, judge
+    from gpulp import Problem, Result
+    # min -x0 over x0 >= 0 with no rows limiting it: an improving ray exists
+    unb = Problem([-1.0, 0.0], [[0.0, 1.0]], [0.0], [1.0])
+    assert has_improving_ray(unb)
+    bounded = Problem([1.0, 0.0], [[0.0, 1.0]], [0.0], [1.0])
+    assert not has_improving_ray(bounded)
+    unbounded_res = Result("dual_infeasible", verified=True,
+                           certificate={"primal_feasible": True})
+    optimal_res = Result("optimal", objective=0.0, verified=True)
+    assert judge(unb, unbounded_res, "Optimal", -4e7, 1e-6)[0] == "HiGHS wrong"
+    assert judge(unb, optimal_res, "Unbounded", 0.0, 1e-6)[0] == "gpulp wrong"
+    assert judge(bounded, optimal_res, "Optimal", 0.0, 1e-6)[0] == "agree"
+    assert judge(bounded, optimal_res, "Optimal", 1.0, 1e-6)[0] == "gpulp wrong"
+    undecided = Result("dual_infeasible", verified=True, certificate={"primal_feasible": None})
+    assert judge(unb, undecided, "Unbounded", 0.0, 1e-6)[0] == "unsettled"
+    assert judge(bounded, Result("time_limit"), "Optimal", 0.0, 1e-6)[0] == "unsettled"
+
+
+def test_fuzz_run_finds_no_wrong_gpulp_answer():
+    from bench.fuzz import run
+    lines = []
+    counts = run(range(40), time_limit=10.0, out=lines.append)
+    assert not any(verdict == "gpulp wrong" for _, verdict in counts), lines
+    assert sum(counts.values()) == 40

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import gpulp
 from gpulp import Problem, Status
 from gpulp.crossover import Crossover, crossover
-from gpulp.verify import kkt_check
+from gpulp.verify import dual_infeasibility_check, kkt_check
 
 highspy = pytest.importorskip("highspy")
 from bench.solvers import solve_with_highs  # noqa: E402
@@ -701,3 +701,45 @@ def test_solve_leaves_lps_above_the_nonzero_cap_to_pdhg():
     assert res.status == Status.OPTIMAL and res.verified and res.message != "crossover"
     at_cap = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover_max_nnz=p.nnz)
     assert at_cap.message == "crossover"
+
+
+def test_an_unbounded_lp_leaves_its_ray_for_the_solver_to_check():
+    """Phase 2 meets a column that no row or bound stops: the crossover returns nothing and keeps
+    the direction (entering column and basis change), which is a checkable primal ray."""
+    lp = Problem([-1.0, -0.5, 0.0], [[1.0, -1.0, 1.0]], [-np.inf], [1.0])
+    xo = Crossover(lp)
+    assert xo.start(np.zeros(3), np.zeros(1), np.zeros(3))
+    assert xo.run(1e-6) is None
+    rep = dual_infeasibility_check(lp, xo.ray / np.abs(xo.ray).max())
+    assert rep.ok and rep.value > 0
+
+
+def _unbounded_qp():
+    """Q is singular along d = (0, 2, 0, 0, 1, 3, 0), and c'd = -2 < 0 with d in the recession
+    cone: unbounded, though PDHG's own ray candidates converge slowly (||Q x|| falls only as x
+    grows)."""
+    inf = np.inf
+    Q = np.array([[5, 2, 1, 0, -4, 0, 1], [2, 6, 2, 6, -6, -2, 2], [1, 2, 8, 4, -4, 0, -2],
+                  [0, 6, 4, 8, -6, -2, 0], [-4, -6, -4, -6, 9, 1, 2],
+                  [0, -2, 0, -2, 1, 1, -2], [1, 2, -2, 0, 2, -2, 10]], dtype=float)
+    return Problem([-1, 3, -2, 1, -2, -2, -2], [[-2, 0, 3, 0, 0, 0, 0]], [4], [5],
+                   [-1, 2, 1, -3, -inf, 0, -2], [-1, inf, inf, -3, inf, inf, 1], Q=Q)
+
+
+def test_an_unbounded_qp_leaves_the_reduced_gradient_ray():
+    p = _unbounded_qp()
+    xo = Crossover(p)
+    assert xo.start(np.array([-1, 2, 1, -3, 0, 0, 0.0]), np.zeros(1), np.zeros(7))
+    assert xo.run(1e-6) is None
+    d = xo.ray / np.abs(xo.ray).max()
+    assert np.linalg.norm(p.Q @ d) <= 1e-9
+    assert dual_infeasibility_check(p, d).ok
+
+
+def test_the_solver_reports_the_crossovers_checked_ray():
+    """With PDHG's own ray test all but off (a relative violation of 1e-300), the crossover's
+    ray, checked on the original, decides (at the first time mark, half the limit)."""
+    res = gpulp.solve(_unbounded_qp(), device="cpu", tol=1e-6, infeasibility_tol=1e-300,
+                      time_limit=4)
+    assert res.status == "dual_infeasible" and res.verified, res.status
+    assert dual_infeasibility_check(_unbounded_qp(), res.x).ok
