@@ -125,6 +125,9 @@ class Result:
             "message": self.message,
             "timers": {k: float(v) for k, v in self.timers.items()},
         }
+        if self.certificate is not None:     # numbers, flags and None: JSON as they are
+            d["certificate"] = {k: (num(v) if isinstance(v, float) else v)
+                                for k, v in self.certificate.items()}
         if np.isfinite(self.bound):
             d.update(bound=float(self.bound), mip_gap=num(self.mip_gap))
         if with_vectors:

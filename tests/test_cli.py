@@ -218,3 +218,17 @@ def test_demo_knapsack_runs_end_to_end(capsys):
                  "--time-limit", "20"]) == 0
     out = capsys.readouterr().out
     assert "knapsack:" in out and "verified True" in out
+
+
+def test_solve_prints_why_and_writes_the_certificate(capsys, tmp_path):
+    """An unbounded LP: the summary says how it was settled, and --json carries the
+    certificate, with the verified feasible point's flag."""
+    import json
+    path, out = tmp_path / "unbounded.mps", tmp_path / "sol.json"
+    gpulp.write_mps(gpulp.Problem([-1.0, 0.0], [[1.0, 1.0]], [1.0], [float("inf")]), path)
+    assert main(["solve", str(path), "--device", "cpu", "--quiet", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "status: dual_infeasible" in text and "message: " in text and "unbounded" in text
+    sol = json.loads(out.read_text())
+    assert sol["certificate"]["kind"] == "dual_infeasible"
+    assert sol["certificate"]["primal_feasible"] is True
