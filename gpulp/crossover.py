@@ -195,6 +195,9 @@ class Crossover:
         # the direction (original x units) along which the last attempt found the objective
         # falling without limit, or None: a primal ray candidate for the solver to check
         self.ray = None
+        # the phase-1 row multipliers (original row units, either sign) when phase 1 ended with
+        # bound violations left, or None: a Farkas ray candidate for the solver to check
+        self.farkas = None
         self._polisher = None        # QPs: solves the final face's KKT system (_face_answer)
         self.pivots = 0
         self.seconds = 0.0
@@ -391,7 +394,8 @@ class Crossover:
                 self.phase = 1
                 self._dj = None
                 cb = np.where(below, -1.0, np.where(above, 1.0, 0.0))
-                dj = -(MT @ fac.btran(cb))
+                y1 = fac.btran(cb)
+                dj = -(MT @ y1)
                 tolj = 1e-9
             else:
                 if self.phase != 2:
@@ -416,7 +420,10 @@ class Crossover:
                 if not fresh:               # confirm with reduced costs computed afresh
                     self._dj = None
                     continue
-                return "optimal" if self.phase == 2 else "infeasible"
+                if self.phase == 2:
+                    return "optimal"
+                self.farkas = y1 * self.R      # (phase 1 set y1 in this pass: it is fresh)
+                return "infeasible"
             q = int(np.argmax(np.where(cand, dj * dj / self.weights, -1.0)))
             direction = 1.0 if up[q] else -1.0
             alpha = fac.ftran(self._column(q))

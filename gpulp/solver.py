@@ -387,8 +387,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
                     budget = budget - t_pol
                 out = xover_attempt(x, y, z, budget, last, converged, resuming, now, err)
                 how = "the crossover"
-                if out is None and xover.ray is not None:
-                    res = _crossover_ray(problem, xover, opts, finish)
+                if out is None and (xover.ray is not None or xover.farkas is not None):
+                    res = _crossover_certificate(problem, xover, x, opts, finish)
                     if res is not None:
                         return res
         if out is None:
@@ -601,22 +601,41 @@ def _check_ray(problem, engine, sc, s, kind, opts, finish):
     return None
 
 
-def _crossover_ray(problem, xover, opts, finish):
-    """A verified dual_infeasible finish() from the direction along which the crossover found
-    the objective falling without limit, or None (the ray is used once). On a QP, PDHG's own
-    ray candidates converge slowly (||Q d|| shrinks only as the iterates grow), where the
-    crossover's reduced-gradient step finds the direction without curvature at once."""
+def _crossover_certificate(problem, xover, x, opts, finish):
+    """A verified finish() from what the crossover left, or None (each is used once): the
+    direction along which it found the objective falling without limit (dual_infeasible), or
+    the row multipliers of a phase 1 that ended with violations left (primal_infeasible; the
+    sign is tried both ways, the check clips the rest). On a QP, PDHG's own primal ray
+    candidates converge slowly (||Q d|| shrinks only as the iterates grow), and on a small
+    infeasible LP PDHG's Farkas candidates can take millions of iterations (vol1: 5.9M), where
+    the crossover's step or phase 1 finds the certificate at once."""
     d, xover.ray = xover.ray, None
-    peak = np.max(np.abs(d)) if d.size else 0.0
-    if not (peak > 0 and np.isfinite(peak)):
-        return None
-    rep = dual_infeasibility_check(problem, d / peak, tol=opts.certificate_tol)
-    if not rep.ok:
-        logger.info(f"the crossover's ray fails the check on the original problem (violation "
-                    f"{rep.violation:.2e}, value {rep.value:.2e})")
-        return None
-    logger.info(f"dual infeasible: the crossover's ray verified (violation {rep.violation:.2e})")
-    return _certificate_result(finish, Status.DUAL_INFEASIBLE, d / peak, None, None, rep)
+    if d is not None:
+        peak = np.max(np.abs(d)) if d.size else 0.0
+        if peak > 0 and np.isfinite(peak):
+            rep = dual_infeasibility_check(problem, d / peak, tol=opts.certificate_tol)
+            if rep.ok:
+                logger.info(f"dual infeasible: the crossover's ray verified (violation "
+                            f"{rep.violation:.2e})")
+                return _certificate_result(finish, Status.DUAL_INFEASIBLE, d / peak, None, None,
+                                           rep)
+            logger.info(f"the crossover's ray fails the check on the original problem "
+                        f"(violation {rep.violation:.2e}, value {rep.value:.2e})")
+    y, xover.farkas = xover.farkas, None
+    if y is not None:
+        peak = np.max(np.abs(y)) if y.size else 0.0
+        if peak > 0 and np.isfinite(peak):
+            for sign in (1.0, -1.0):
+                rep = primal_infeasibility_check(problem, sign * y / peak,
+                                                 tol=opts.certificate_tol)
+                if rep.ok:
+                    logger.info(f"primal infeasible: the crossover's phase-1 multipliers "
+                                f"verified as a Farkas ray (violation {rep.violation:.2e})")
+                    return _certificate_result(finish, Status.PRIMAL_INFEASIBLE, x,
+                                               sign * y / peak, None, rep)
+            logger.info("the crossover's phase-1 multipliers fail the Farkas check on the "
+                        "original problem")
+    return None
 
 
 def _certificate_result(finish, status, x, y, z, rep):

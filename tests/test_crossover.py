@@ -743,3 +743,24 @@ def test_the_solver_reports_the_crossovers_checked_ray():
                       time_limit=4)
     assert res.status == "dual_infeasible" and res.verified, res.status
     assert dual_infeasibility_check(_unbounded_qp(), res.x).ok
+
+
+def test_an_infeasible_lp_leaves_its_phase_one_multipliers_as_a_farkas_ray():
+    """x0 + x1 >= 3 with both in [0, 1]: phase 1 ends with a violation left, and its row
+    multipliers (one of the two signs) are a Farkas ray that checks on the original."""
+    from gpulp.verify import primal_infeasibility_check
+    lp = Problem([1.0, 1.0], [[1.0, 1.0], [1.0, -1.0]], [3.0, -1.0], [np.inf, 1.0],
+                 [0.0, 0.0], [1.0, 1.0])
+    xo = Crossover(lp)
+    assert xo.start(np.zeros(2), np.zeros(2), np.zeros(2))
+    assert xo.run(1e-6) is None and xo.farkas is not None
+    y = xo.farkas / np.abs(xo.farkas).max()
+    assert primal_infeasibility_check(lp, y).ok or primal_infeasibility_check(lp, -y).ok
+
+
+def test_vol1_is_found_infeasible_by_the_crossovers_phase_one(shared_instances):
+    """vol1 (323 rows) needed 5.9M PDHG iterations (about 42 s here) for its Farkas ray; the
+    crossover's phase 1 ends infeasible after about 130 pivots, and its multipliers check."""
+    res = gpulp.solve(str(shared_instances / "infeasible" / "vol1.mps.gz"), device="cpu",
+                      time_limit=15)
+    assert res.status == Status.PRIMAL_INFEASIBLE and res.verified, res.status
