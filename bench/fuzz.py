@@ -34,6 +34,37 @@ INF = np.inf
 _COEFS = np.array([-3.0, -2.0, -1.0, -0.5, 0.25, 1.0, 1.0, 2.0, 3.0, 7.0])
 
 
+def _bounds(rng, point, kinds):
+    """(lower, upper) around `point`, each entry of a kind drawn from `kinds`: "fixed" at the
+    point, "lower" / "upper" / "range" up to 2 away, "free", "nonneg" ([min(0, point), inf)) or
+    "contradict" (with probability 0.15, [point + 1, point + 2], which the point misses; else
+    free)."""
+    lo, hi = np.full(point.size, -INF), np.full(point.size, INF)
+    for i, v in enumerate(point):
+        kind = kinds[rng.integers(0, len(kinds))]
+        below, above = v - rng.integers(0, 3), v + rng.integers(0, 3)
+        if kind == "fixed":
+            lo[i] = hi[i] = v
+        elif kind == "lower":
+            lo[i] = below
+        elif kind == "upper":
+            hi[i] = above
+        elif kind == "range":
+            lo[i], hi[i] = below, above
+        elif kind == "nonneg":
+            lo[i] = min(0.0, v)
+        elif kind == "contradict" and rng.random() < 0.15:
+            lo[i], hi[i] = v + 1, v + 2
+    return lo, hi
+
+
+def _multipliers(rng, lo, hi):
+    """Small integer multipliers with the signs that the bounds (lo, hi) allow."""
+    v = rng.integers(-2, 3, lo.size).astype(float)
+    v = np.where(np.isfinite(lo), v, np.minimum(v, 0))
+    return np.where(np.isfinite(hi), v, np.maximum(v, 0))
+
+
 def random_problem(seed: int):
     """One random LP or QP (see the module docstring); the same seed gives the same problem."""
     from gpulp import Problem
@@ -56,42 +87,10 @@ def random_problem(seed: int):
             A[:, j] = A[:, rng.integers(0, n)] * rng.choice([-1.0, 1.0, 2.0])
     x0 = rng.integers(-3, 4, n).astype(float)
     act = A @ x0
-    rl, ru = np.full(m, -INF), np.full(m, INF)
-    for i in range(m):
-        kind = rng.integers(0, 7)
-        lo, hi = act[i] - rng.integers(0, 3), act[i] + rng.integers(0, 3)
-        if kind == 0:
-            rl[i] = ru[i] = act[i]
-        elif kind in (1, 5):
-            rl[i] = lo
-        elif kind == 2:
-            ru[i] = hi
-        elif kind == 3:
-            rl[i], ru[i] = lo, hi
-        elif kind == 4 and rng.random() < 0.15:       # contradicts the point x0
-            rl[i], ru[i] = act[i] + 1, act[i] + 2
-    cl, cu = np.full(n, -INF), np.full(n, INF)
-    for j in range(n):
-        kind = rng.integers(0, 6)
-        lo, hi = x0[j] - rng.integers(0, 3), x0[j] + rng.integers(0, 3)
-        if kind == 0:
-            cl[j] = cu[j] = x0[j]
-        elif kind == 1:
-            cl[j], cu[j] = lo, hi
-        elif kind == 2:
-            cl[j] = lo
-        elif kind == 3:
-            cu[j] = hi
-        elif kind == 4:
-            cl[j] = min(0.0, x0[j])
+    rl, ru = _bounds(rng, act, ("fixed", "lower", "upper", "range", "contradict", "lower", "free"))
+    cl, cu = _bounds(rng, x0, ("fixed", "range", "lower", "upper", "nonneg", "free"))
     if rng.random() < 0.6:              # dual feasible by construction: mostly bounded
-        y0 = rng.integers(-2, 3, m).astype(float)
-        y0 = np.where(np.isfinite(rl), y0, np.minimum(y0, 0))
-        y0 = np.where(np.isfinite(ru), y0, np.maximum(y0, 0))
-        z0 = rng.integers(-2, 3, n).astype(float)
-        z0 = np.where(np.isfinite(cl), z0, np.minimum(z0, 0))
-        z0 = np.where(np.isfinite(cu), z0, np.maximum(z0, 0))
-        c = A.T @ y0 + z0
+        c = A.T @ _multipliers(rng, rl, ru) + _multipliers(rng, cl, cu)
     else:
         c = rng.integers(-3, 4, n).astype(float)
     Q = None

@@ -577,10 +577,7 @@ def _polish(problem, engine, be, wp, sc, s, c, opts, deadline, answer):
 
 def _check_ray(problem, engine, sc, s, kind, opts, finish):
     if kind == "primal_infeasible":
-        y = s * sc.unscale_y(engine.ray("dual"))
-        peak = np.max(np.abs(y)) if y.size else 0.0
-        if peak > 0:
-            y = y / peak
+        y = _unit(s * sc.unscale_y(engine.ray("dual")))
         rep = primal_infeasibility_check(problem, y, tol=opts.certificate_tol)
         if rep.ok:
             x, _ = engine.solution()
@@ -588,10 +585,7 @@ def _check_ray(problem, engine, sc, s, kind, opts, finish):
             return _certificate_result(finish, Status.PRIMAL_INFEASIBLE, sc.unscale_x(x), y,
                                        None, rep)
     else:
-        d = sc.unscale_x(engine.ray("primal"))
-        peak = np.max(np.abs(d)) if d.size else 0.0
-        if peak > 0:
-            d = d / peak
+        d = _unit(sc.unscale_x(engine.ray("primal")))
         rep = dual_infeasibility_check(problem, d, tol=opts.certificate_tol)
         if rep.ok:
             logger.info(f"dual infeasible: primal ray verified (violation {rep.violation:.2e})")
@@ -610,32 +604,34 @@ def _crossover_certificate(problem, xover, x, opts, finish):
     infeasible LP PDHG's Farkas candidates can take millions of iterations (vol1: 5.9M), where
     the crossover's step or phase 1 finds the certificate at once."""
     d, xover.ray = xover.ray, None
-    if d is not None:
-        peak = np.max(np.abs(d)) if d.size else 0.0
-        if peak > 0 and np.isfinite(peak):
-            rep = dual_infeasibility_check(problem, d / peak, tol=opts.certificate_tol)
-            if rep.ok:
-                logger.info(f"dual infeasible: the crossover's ray verified (violation "
-                            f"{rep.violation:.2e})")
-                return _certificate_result(finish, Status.DUAL_INFEASIBLE, d / peak, None, None,
-                                           rep)
-            logger.info(f"the crossover's ray fails the check on the original problem "
-                        f"(violation {rep.violation:.2e}, value {rep.value:.2e})")
+    if d is not None and np.all(np.isfinite(d)):
+        d = _unit(d)
+        rep = dual_infeasibility_check(problem, d, tol=opts.certificate_tol)
+        if rep.ok:
+            logger.info(f"dual infeasible: the crossover's ray verified (violation "
+                        f"{rep.violation:.2e})")
+            return _certificate_result(finish, Status.DUAL_INFEASIBLE, d, None, None, rep)
+        logger.info(f"the crossover's ray fails the check on the original problem "
+                    f"(violation {rep.violation:.2e}, value {rep.value:.2e})")
     y, xover.farkas = xover.farkas, None
-    if y is not None:
-        peak = np.max(np.abs(y)) if y.size else 0.0
-        if peak > 0 and np.isfinite(peak):
-            for sign in (1.0, -1.0):
-                rep = primal_infeasibility_check(problem, sign * y / peak,
-                                                 tol=opts.certificate_tol)
-                if rep.ok:
-                    logger.info(f"primal infeasible: the crossover's phase-1 multipliers "
-                                f"verified as a Farkas ray (violation {rep.violation:.2e})")
-                    return _certificate_result(finish, Status.PRIMAL_INFEASIBLE, x,
-                                               sign * y / peak, None, rep)
-            logger.info("the crossover's phase-1 multipliers fail the Farkas check on the "
-                        "original problem")
+    if y is not None and np.all(np.isfinite(y)):
+        for signed in (_unit(y), -_unit(y)):
+            rep = primal_infeasibility_check(problem, signed, tol=opts.certificate_tol)
+            if rep.ok:
+                logger.info(f"primal infeasible: the crossover's phase-1 multipliers verified "
+                            f"as a Farkas ray (violation {rep.violation:.2e})")
+                return _certificate_result(finish, Status.PRIMAL_INFEASIBLE, x, signed, None,
+                                           rep)
+        logger.info("the crossover's phase-1 multipliers fail the Farkas check on the original "
+                    "problem")
     return None
+
+
+def _unit(v):
+    """v / max|v| (v itself when it is all zero): a ray's scale is free, and the checks'
+    relative violations are taken at this one."""
+    peak = np.max(np.abs(v)) if v.size else 0.0
+    return v / peak if peak > 0 else v
 
 
 def _certificate_result(finish, status, x, y, z, rep):
