@@ -40,6 +40,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -303,7 +304,9 @@ def main(argv=None):
         try:
             PARTS[name](args)
         except Exception as exc:  # noqa: BLE001 - one failing part must not hide the others
-            _emit(args.out, name, error=f"{type(exc).__name__}: {exc}")
+            # the last frames too: a device session is short, and the row is all that comes back
+            _emit(args.out, name, error=f"{type(exc).__name__}: {exc}",
+                  where=traceback.format_exc(limit=-6).splitlines()[-14:])
         print(f"# part {name}: {time.perf_counter() - t:.1f} s", flush=True)
     return 0
 

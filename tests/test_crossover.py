@@ -764,3 +764,39 @@ def test_vol1_is_found_infeasible_by_the_crossovers_phase_one(shared_instances):
     res = gpulp.solve(str(shared_instances / "infeasible" / "vol1.mps.gz"), device="cpu",
                       time_limit=15)
     assert res.status == Status.PRIMAL_INFEASIBLE and res.verified, res.status
+
+
+def test_klein1_is_found_infeasible_once_pdhgs_candidate_comes_close(shared_instances):
+    """klein1 (54 x 54): PDHG's Farkas candidate reached the 1e-8 test after 299,776 iterations.
+    Its violation is 1e-3 after about 2,300; that starts the crossover from the iterate, and its
+    phase 1 ends infeasible at once."""
+    res = gpulp.solve(str(shared_instances / "infeasible" / "klein1.mps.gz"), device="cpu",
+                      time_limit=30)
+    assert res.status == Status.PRIMAL_INFEASIBLE and res.verified, res.status
+    assert res.iterations < 30_000, res.iterations
+
+
+def test_a_close_ray_candidate_starts_the_crossover_before_any_time_mark(monkeypatch, caplog):
+    """With PDHG's own ray test all but off and the rough time marks pushed out of reach, only
+    the candidate's closeness (RAY_SUSPECT) can start the crossover; without it the solve ran to
+    its iteration limit."""
+    import logging
+
+    import gpulp.solver as solver_mod
+    monkeypatch.setattr(solver_mod, "ROUGH_MARK", 1e9)
+    # a random LP with a last row, the sum of the first two, required above the sum of their
+    # upper bounds: PDHG's Farkas candidate comes within 3e-3 after 256 iterations, 1e-11
+    # after 1,024, never exactly
+    rng = np.random.default_rng(0)
+    A = sp.random(30, 50, density=0.3, random_state=rng, format="csr")
+    act = A @ rng.uniform(0, 1, 50)
+    rl, ru = act - rng.uniform(0.1, 1, 30), act + rng.uniform(0.1, 1, 30)
+    A = sp.vstack([A, A[0] + A[1]], format="csr")
+    lp = Problem(rng.standard_normal(50), A, np.append(rl, ru[0] + ru[1] + 0.01),
+                 np.append(ru, np.inf), np.full(50, -np.inf), np.full(50, np.inf))
+    with caplog.at_level(logging.INFO, logger="gpulp"):
+        res = gpulp.solve(lp, device="cpu", presolve=False, infeasibility_tol=1e-300,
+                          iteration_limit=200_000)
+    assert res.status == Status.PRIMAL_INFEASIBLE and res.verified, res.status
+    assert "phase-1 multipliers verified" in caplog.text
+    assert caplog.text.count("crossover: starts") == 1

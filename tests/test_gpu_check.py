@@ -51,3 +51,24 @@ def test_gpu_check_makes_its_out_folder_and_refuses_unknown_parts(tmp_path):
     out = tmp_path / "b" / "c"
     gpu_check.main(["--part", "profile", "--dry-run", "--out", str(out)])   # a CPU skip row
     assert "skipped" in (out / "gpu_check.jsonl").read_text()
+
+
+def test_a_failing_part_leaves_its_error_and_last_frames_and_the_others_run(tmp_path,
+                                                                             monkeypatch):
+    import json as _json
+
+    from bench import gpu_check
+
+    def broken(args):
+        raise RuntimeError("kernel launch failed")
+
+    def fine(args):
+        gpu_check._emit(args.out, "fine", ok=True)
+
+    monkeypatch.setitem(gpu_check.PARTS, "floor", broken)
+    monkeypatch.setitem(gpu_check.PARTS, "small", fine)
+    assert gpu_check.main(["--part", "floor,small", "--dry-run", "--out", str(tmp_path)]) == 0
+    rows = [_json.loads(s) for s in (tmp_path / "gpu_check.jsonl").read_text().splitlines()]
+    assert rows[0]["error"] == "RuntimeError: kernel launch failed"
+    assert any("in broken" in line for line in rows[0]["where"]), rows[0]
+    assert rows[1] == {**rows[1], "part": "fine", "ok": True}
