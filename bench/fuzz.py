@@ -150,8 +150,8 @@ def judge(problem, res, highs_status, highs_objective, tol):
 
 
 def run(seeds, tol=1e-6, time_limit=20.0, device="cpu", out=print):
-    """Solve each seed's problem with gpulp and HiGHS; returns {verdict: count} and prints one
-    line per disagreement."""
+    """Solve each seed's problem with gpulp and HiGHS; returns {("LP" or "QP", verdict): count}
+    and prints one line per disagreement."""
     import gpulp
     from bench.solvers import solve_with_highs
     counts = {}

@@ -359,10 +359,19 @@ class Crossover:
         nb = ~self.isbasic
         self.w[self.basic] = self.fac.ftran(-(self.M[:, nb] @ self.w[nb]))
 
+    def _original_direction(self, *parts):
+        """The x part, in original units, of the direction over the n + m columns of [A -I]
+        that has the values `vals` at the indices `idx` of each (idx, vals) part and 0
+        elsewhere: an unbounded step's ray, for the solver to check."""
+        dw = np.zeros(self.n + self.m)
+        for idx, vals in parts:
+            dw[idx] = vals
+        return dw[:self.n] * self.S
+
     def _pivots(self, deadline, max_pivots):
         """Simplex pivots until optimal ("optimal"), the deadline ("limit") or a failure."""
         MT, lo, hi, cost = self.MT, self.lo, self.hi, self.cost
-        m, n = self.m, self.n
+        m = self.m
         basic, isbasic, w = self.basic, self.isbasic, self.w
         fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         fixed = lo == hi
@@ -448,10 +457,8 @@ class Crossover:
             if not np.isfinite(tmax):
                 if self.phase != 2:
                     return "stalled"
-                dw = np.zeros(n + m)           # q moves by theta*direction, w_B by -theta g
-                dw[q] = direction
-                dw[basic] = -g
-                self.ray = dw[:n] * self.S
+                # q moves by theta*direction, w_B by -theta g
+                self.ray = self._original_direction(([q], direction), (basic, -g))
                 return "unbounded"
             elig = (r0 <= tmax) & np.isfinite(r0)
             count += 1
@@ -725,10 +732,7 @@ class Crossover:
         if not np.isfinite(tmax):
             # a ray without curvature or bounds: unbounded, if the descent along it is real
             if -slope > dtol * float(np.linalg.norm(t)):
-                dw = np.zeros(n + m)
-                dw[sup] = p
-                dw[basic] = tb
-                self.ray = dw[:n] * self.S
+                self.ray = self._original_direction((sup, p), (basic, tb))
                 return "unbounded"
             logger.debug(f"crossover: stalled on a ray without curvature, bounds or descent "
                          f"(slope {slope:.1e}, |S| {sup.size})")

@@ -107,8 +107,7 @@ def _settle_dual_infeasible(problem: Problem, result: Result, opts, timers, t0) 
             return Result(Status.PRIMAL_INFEASIBLE, x=r.x, y=r.y, z=r.z, verified=True,
                           iterations=iterations, restarts=result.restarts + r.restarts,
                           device=r.device,
-                          certificate={"kind": rep.kind, "value": rep.value,
-                                       "violation": rep.violation, "dual_infeasible": True},
+                          certificate=_certificate(rep, dual_infeasible=True),
                           message="infeasible (checked Farkas ray); the objective also has a "
                                   "checked improving ray, so the dual is infeasible too")
     cert.update(primal_feasible=None)
@@ -166,8 +165,7 @@ def _solve_presolved(problem: Problem, opts, timers, t0) -> Result:
                 logger.info(f"presolve found the problem unbounded ({pre.reason}); its ray is "
                             f"verified on the original (violation {rep.violation:.2e})")
                 return Result(Status.DUAL_INFEASIBLE, x=pre.ray, verified=True, device="cpu",
-                              certificate={"kind": rep.kind, "value": rep.value,
-                                           "violation": rep.violation},
+                              certificate=_certificate(rep),
                               message="presolve: " + pre.reason)
         logger.info(f"presolve found the problem {pre.status} ({pre.reason}); solving the original "
                     f"for a certificate")
@@ -648,9 +646,13 @@ def _unit(v):
     return v / peak if peak > 0 else v
 
 
+def _certificate(rep, **extra):
+    """The Result's certificate dict of a CertificateReport (and any extra entries)."""
+    return {"kind": rep.kind, "value": rep.value, "violation": rep.violation, **extra}
+
+
 def _certificate_result(finish, status, x, y, z, rep):
-    return finish(status, x, y, z,
-                  certificate={"kind": rep.kind, "value": rep.value, "violation": rep.violation})
+    return finish(status, x, y, z, certificate=_certificate(rep))
 
 
 def _signed(Q, s):
@@ -676,8 +678,7 @@ def _solve_separable(problem: Problem, c, s, opts) -> Result:
         y[i] = 1.0 if rl[i] > 0 else -1.0
         rep = primal_infeasibility_check(problem, s * y, tol=opts.certificate_tol)
         return Result(Status.PRIMAL_INFEASIBLE, x=np.zeros(n), y=s * y, z=np.zeros(n),
-                      verified=rep.ok, certificate={"kind": rep.kind, "value": rep.value,
-                                                    "violation": rep.violation})
+                      verified=rep.ok, certificate=_certificate(rep))
     cl, cu = problem.col_lower, problem.col_upper
     x = np.where(c > 0, cl, np.where(c < 0, cu, np.clip(0.0, cl, cu)))
     unb = np.flatnonzero(~np.isfinite(x))
@@ -687,8 +688,7 @@ def _solve_separable(problem: Problem, c, s, opts) -> Result:
         d[j] = -1.0 if c[j] > 0 else 1.0
         rep = dual_infeasibility_check(problem, d, tol=opts.certificate_tol)
         return Result(Status.DUAL_INFEASIBLE, x=d, verified=rep.ok,
-                      certificate={"kind": rep.kind, "value": rep.value,
-                                   "violation": rep.violation})
+                      certificate=_certificate(rep))
     y = np.zeros(m)
     z = s * c
     rep = kkt_check(problem, x, y, z, opts.tol)
