@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .log import logger
 from .backend import GAMMA, K0, NSCAL, SIGMA, TAU
 from .restart import pid_init, pid_update, restart_reason
 from .termination import IterationStats, converged, infeasibility_candidate
@@ -103,6 +104,45 @@ class _Device:
             self.Q = be.matrix(wp.Q.tocsr())
 
 
+# Active-set step boost (cuPDLPx's parameters)
+BOOST_ACTIVATE = 1e-4      # every relative KKT measure below this: the boost starts
+BOOST_WINDOW = 10_000      # a column (row) counts as free (binding) if seen so in these iterations
+BOOST_SAFETY = 0.9         # step = BOOST_SAFETY / ||A restricted to the active rows and columns||
+BOOST_MIN_RAISE = 1.1      # a raise smaller than this factor is not worth an anchor
+BOOST_REESTIMATE = 0.01    # re-estimate the norm when this fraction of the active set changed
+BOOST_TOL = 1e-8           # relative margin of "clamped" and "safely inside"
+BOOST_CEILING = 0.7        # after a divergence the step stays below this fraction of it
+BOOST_GROWTH = 2.0         # divergence: r grows to this multiple of its least in the epoch,
+BOOST_WORSE = 100.0        # or the worst KKT measure to this multiple of the anchor's
+BOOST_MAX_REVERTS = 2
+BOOST_SV_TOL = 1e-4        # power iteration on the restricted matrix: relative change in sigma^2
+BOOST_SV_ITERS = 1000
+
+
+class _Boost:
+    """State of the active-set step boost: when each column was last free and each row last
+    binding (iteration numbers, on the device), the masks of the last BOOST_WINDOW iterations,
+    and the anchor to return to after a divergence."""
+
+    def __init__(self, be, m, n):
+        xp = be.xp
+        self.last_free = xp.full(n, -math.inf)
+        self.last_binding = xp.full(m, -math.inf)
+        self.col = xp.zeros(n, dtype=bool)
+        self.row = xp.zeros(m, dtype=bool)
+        self.changes = 0            # mask entries changed since the last norm estimate
+        self.pending = None         # device count of the changes not yet fetched
+        self.phase = "waiting"      # "waiting" -> "active" -> "off"
+        self.sv = 0.0               # ||A restricted||_2 of the last estimate (0: none)
+        self.no_raise = False       # the last estimate proved that no raise is possible
+        self.ceiling = math.inf
+        self.reverts = 0
+        self.raises = 0
+        self.power_iterations = 0
+        self.anchor = None          # (x0, y0, pid, r_anchor, worst KKT measure, iteration)
+        self.epoch_min = math.inf   # least fixed-point residual seen in this epoch
+
+
 class _State:
     def __init__(self, be, m, n, x0=None, y0=None, quadratic=False):
         z = be.zeros
@@ -146,6 +186,38 @@ def power_norm(be, dev, iters, tol, seed):
             break
         lam = new
     return math.sqrt(lam)
+
+
+def restricted_norm(be, dev, col, row, iters, tol, abort_above, seed):
+    """||A[row, col]||_2 (boolean masks on the device) by power iteration on its Gram matrix:
+    ("ok", sigma) when the estimate settles, ("abort", lower bound) as soon as a lower bound
+    exceeds abort_above, ("failed", last estimate) after `iters` steps. Returns the number of
+    steps as a third item."""
+    xp = be.xp
+    cf, rf = col.astype(xp.float64), row.astype(xp.float64)
+    m, n = dev.A.shape
+    v = be.asarray(np.random.default_rng(seed + 2).standard_normal(n)) * cf
+    nv = float(be.norm(v))
+    if nv == 0.0:
+        return "ok", 0.0, 0
+    v /= nv
+    av, w = be.zeros(m), be.zeros(n)
+    lam = 0.0
+    for k in range(1, iters + 1):
+        be.spmv(dev.A, v, av)
+        av *= rf
+        be.spmv(dev.AT, av, w)
+        w *= cf
+        new = float(be.norm(w))      # ||M'M v|| <= sigma_max^2 for a unit v
+        if new == 0.0:
+            return "ok", 0.0, k
+        if math.sqrt(new) > abort_above:
+            return "abort", math.sqrt(new), k
+        v = w / new
+        if abs(new - lam) <= tol * new:
+            return "ok", math.sqrt(new), k
+        lam = new
+    return "failed", math.sqrt(lam), iters
 
 
 def quadratic_norm(be, dev, iters, tol, seed):
@@ -229,6 +301,7 @@ class Engine:
             norm_a = min(1.01 * est, wp.A.norm_bound)
         self.norm_a = norm_a
         self.eta = opts.step_safety / norm_a if norm_a > 0 else 1.0
+        self.base_eta = self.eta
         if self.quadratic:       # the per-column curvature of the linearised step
             lambda_q = 1.01 * quadratic_norm(be, self.dev, opts.power_iterations, opts.power_tol,
                                              opts.seed)
@@ -238,6 +311,9 @@ class Engine:
         else:
             weight = (1.0 + wp.c_norm) / (1.0 + wp.b_norm)
         self.pid = pid_init(weight)
+        self._tol = 0.0
+        self.boost = (_Boost(be, m, n) if opts.step_boost and not self.quadratic and m and n
+                      and opts.step_size == "constant" else None)
         self.K = opts.check_every or (64 if be.name == "cpu" else 128)
         self.iterations = 0
         self.restarts = 0
@@ -397,11 +473,23 @@ class Engine:
             dst[...] = s.xhat
         for dst in (s.y0, s.y):
             dst[...] = s.yhat
+        r = stats.fixed_point_residual
+        if self.boost is not None:
+            self.boost.epoch_min = math.inf
+        if self.boost is not None and self.boost.phase == "active":
+            b, eta = self.boost, self.eta
+            worst = max(stats.primal_residual, stats.dual_residual, stats.gap)
+            # a divergence returns to the raise, or to a later restart with KKT measures as good
+            if self._boost_raise(r) or (self.eta > self.base_eta and worst <= b.anchor[4]):
+                b.anchor = (s.x0.copy(), s.y0.copy(), self.pid, r, worst, self.iterations)
+            # near a fixed point ||z - T(z)||_P grows as sqrt(eta): the anchor's value in the
+            # new step's norm is the baseline of the restart and divergence tests
+            r *= math.sqrt(self.eta / eta)
         self._set_scalars(0.0)
         self.restarts += 1
         self.epoch_start = self.iterations
-        self.r_anchor = stats.fixed_point_residual
-        self.r_prev = stats.fixed_point_residual
+        self.r_anchor = r
+        self.r_prev = r
 
     def _continue(self, stats):
         s = self.st
@@ -420,6 +508,122 @@ class Engine:
         else:
             self._continue(stats)
 
+    # -------------------------------------------------------------------------------- boost
+    def _boost_masks(self):
+        """Marks the columns the last T-evaluation left off their bounds (its projection did not
+        clip them by a margin) and the rows it left binding (their dual projection input is not
+        safely inside), and updates the masks of the last BOOST_WINDOW iterations."""
+        b, d, s, xp = self.boost, self.dev, self.st, self.be.xp
+        now = float(self.iterations)
+        slack = (s.xhat - s.x) / self.tau + d.c - s.aty       # the projection's reduced cost
+        tol = BOOST_TOL * xp.maximum(1.0, xp.abs(d.c))
+        clamped = (d.cl == d.cu) | ((d.cl_fin > 0) & (slack > tol)) | ((d.cu_fin > 0)
+                                                                       & (slack < -tol))
+        b.last_free = xp.where(clamped, b.last_free, now)
+        q = s.y / (self.eta * self.weight) - s.axbar          # the dual projection's input
+        qa = xp.maximum(1.0, xp.abs(q))
+        inside = ((q + d.ru > BOOST_TOL * xp.maximum(qa, xp.abs(d.ru0)))
+                  & (-d.rl - q > BOOST_TOL * xp.maximum(qa, xp.abs(d.rl0))))
+        b.last_binding = xp.where((d.rl == d.ru) | ~inside, now, b.last_binding)
+        col = b.last_free >= now - BOOST_WINDOW
+        row = b.last_binding >= now - BOOST_WINDOW
+        changed = xp.count_nonzero(col != b.col) + xp.count_nonzero(row != b.row)
+        b.pending = changed if b.pending is None else b.pending + changed
+        b.col, b.row = col, row
+
+    def _boost_check(self, stats):
+        """Called at every check before the restart decision: updates the masks, starts the
+        boost once every KKT measure is below BOOST_ACTIVATE, and returns to the anchor (True)
+        when a raised step diverges: a statistic is not finite, the fixed-point residual has
+        grown to BOOST_GROWTH times its least in the epoch, or the worst KKT measure to
+        BOOST_WORSE times the anchor's."""
+        b = self.boost
+        if b.phase == "off" or self._tol >= BOOST_ACTIVATE:
+            return False      # (at 1e-4 or looser the solve ends before the boost would start)
+        self._boost_masks()
+        meas = (stats.primal_residual, stats.dual_residual, stats.gap)
+        finite = all(math.isfinite(v) for v in meas)
+        if b.phase == "waiting":
+            if not (finite and max(meas) < BOOST_ACTIVATE):
+                return False
+            b.phase = "active"
+        r = stats.fixed_point_residual
+        # r is comparable only within an epoch (the step and the primal weight set its norm)
+        first = math.isinf(b.epoch_min)
+        b.epoch_min = min(b.epoch_min, r) if math.isfinite(r) else b.epoch_min
+        if self.eta > self.base_eta and (not finite or not math.isfinite(r) or (
+                not first and r > BOOST_GROWTH * b.epoch_min) or max(meas) > BOOST_WORSE
+                * b.anchor[4]):
+            self._boost_revert(r, max(meas))
+            return True
+        return False
+
+    def _boost_raise(self, r_restart):
+        """At a restart: re-estimate the restricted norm when none is known or the masks have
+        changed enough, and raise the step to BOOST_SAFETY / norm when that gains at least
+        BOOST_MIN_RAISE (the restart point becomes the anchor)."""
+        b, be, xp = self.boost, self.be, self.be.xp
+        active = xp.count_nonzero(b.col) + xp.count_nonzero(b.row)
+        if b.pending is not None:
+            changed, active = be.fetch([b.pending, active])
+            b.changes += int(changed)
+            b.pending = None
+        else:
+            active, = be.fetch([active])
+        due = (b.sv <= 0.0 and not b.no_raise) or (b.changes > 0 and
+                                                   b.changes >= BOOST_REESTIMATE * active)
+        if not due:
+            return False
+        b.changes = 0
+        if max(self.base_eta, b.ceiling) < BOOST_MIN_RAISE * self.eta:
+            b.no_raise = True
+            return False
+        status, sv, k = restricted_norm(be, self.dev, b.col, b.row, BOOST_SV_ITERS, BOOST_SV_TOL,
+                                        BOOST_SAFETY / (BOOST_MIN_RAISE * self.eta),
+                                        self.opts.seed)
+        b.power_iterations += k
+        if status == "failed":
+            return False
+        b.no_raise = status == "abort" or sv == 0.0
+        if b.no_raise:
+            return False
+        b.sv = sv
+        target = max(self.base_eta, min(BOOST_SAFETY / sv, b.ceiling))
+        if target >= BOOST_MIN_RAISE * self.eta:
+            logger.info(f"step boost at iteration {self.iterations}: step {self.eta:.4g} -> "
+                        f"{target:.4g} (||A|| on {int(active)} active rows and columns "
+                        f"{sv:.4g}, {k} power steps)")
+            self.eta = target
+            b.raises += 1
+            return True
+        return False
+
+    def _boost_revert(self, r, w):
+        """The raised step diverged: back to the anchor with the base step, under a ceiling."""
+        b, s = self.boost, self.st
+        x0, y0, pid, r_a, worst, at = b.anchor
+        logger.info(f"step boost at iteration {self.iterations}: the raised step diverged "
+                    f"(fixed-point residual {r:.3g}, least in the epoch {b.epoch_min:.3g}; worst "
+                    f"KKT measure {w:.3g}, {worst:.3g} at the anchor); back to iteration {at} "
+                    f"with step {self.base_eta:.4g}")
+        b.ceiling = BOOST_CEILING * self.eta
+        for dst in (s.x, s.x0):
+            dst[...] = x0
+        for dst in (s.y, s.y0):
+            dst[...] = y0
+        self.eta = self.base_eta
+        self.pid = pid
+        b.sv, b.no_raise = 0.0, False
+        b.reverts += 1
+        if b.reverts >= BOOST_MAX_REVERTS:
+            b.phase = "off"
+        self._set_scalars(0.0)
+        self.restarts += 1
+        self.epoch_start = self.iterations
+        self.r_anchor = r_a
+        self.r_prev = math.inf
+        b.epoch_min = math.inf
+
     # -------------------------------------------------------------------------------- loop
     def run(self, tol, infeasibility_tol, deadline, on_stats=None, criterion="kkt") -> EngineEvent:
         """Iterate until converged at `tol` (by `criterion`, see termination.converged), a ray
@@ -427,6 +631,7 @@ class Engine:
         iteration limit, or `on_stats(stats)` returning true ("interrupted"; a later run
         resumes where this one stopped)."""
         o = self.opts
+        self._tol = tol
         if self._pending is not None:
             self._decide(self._pending)
             self._pending = None
@@ -439,6 +644,8 @@ class Engine:
             rays = infeasibility_tol >= 0 and self._checks % RAY_EVERY == 0
             stats = self._stats(time.perf_counter() - self.t_origin, rays)
             self.last_stats = stats
+            if self.boost is not None and self._boost_check(stats):
+                continue        # a raised step diverged: back to the last restart
             interrupt = on_stats(stats) if on_stats is not None else False
             if not stats.finite():
                 return EngineEvent("numerical_error", stats)

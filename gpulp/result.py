@@ -91,6 +91,8 @@ class Result:
     verified: bool = False
     dual_objective: float = float("nan")
     restarts: int = 0
+    step_raises: int = 0             # active-set step boost: raises of the step (LP, tol < 1e-4)
+    step_reverts: int = 0            # ...and returns to a restart after a raise diverged
     device: str = "cpu"
     message: str = ""
     timers: dict = field(default_factory=dict)
@@ -116,6 +118,8 @@ class Result:
             "dual_objective": num(self.dual_objective),
             "iterations": int(self.iterations),
             "restarts": int(self.restarts),
+            "step_raises": int(self.step_raises),
+            "step_reverts": int(self.step_reverts),
             "solve_time": float(self.solve_time),
             "primal_residual": num(self.primal_residual),
             "dual_residual": num(self.dual_residual),

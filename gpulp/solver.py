@@ -471,7 +471,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         table.close()
         if getattr(be, "capture_time", 0.0):
             timers["capture"] = be.capture_time
+        b = engine.boost
         common = dict(x=x, y=y, z=z, iterations=engine.iterations, restarts=engine.restarts,
+                      step_raises=b.raises if b else 0, step_reverts=b.reverts if b else 0,
                       device=be.name, message=message)
         if certificate is not None:
             return Result(status, verified=True, certificate=certificate, **common)

@@ -330,3 +330,17 @@ def test_gpu_check_runs_its_device_code_on_the_emulator(tmp_path, shared_instanc
     # plain windows, whatever the timing: exactly the iterations asked for (4 windows each)
     assert [r["iterations"] for r in small] == [4 * 64, 4 * 128, 4 * 256]
     assert {r["kernel"] for r in rows if r["part"] == "profile"} >= {"spmv A x", "primal_step"}
+
+
+def test_the_step_boost_runs_on_the_emulated_gpu():
+    """At 1e-8 the active-set step boost raises the step on both paths alike: its masks, the
+    restricted power iteration and the new step scalars work on device arrays, and the captured
+    window takes the raised step."""
+    problem = generators.by_nnz("allocation", 3e3, seed=3)
+    kw = dict(tol=1e-8, check_every=64, active_set=False, crossover=False)
+    r_cpu = gpulp.solve(problem, device="cpu", **kw)
+    with cuda_emu.emulated_cupy():
+        r_gpu = gpulp.solve(problem, device="gpu", **kw)
+    assert r_cpu.step_raises >= 1 and r_gpu.device == "gpu"
+    assert (r_gpu.iterations, r_gpu.step_raises) == (r_cpu.iterations, r_cpu.step_raises)
+    assert r_gpu.verified and r_gpu.objective == pytest.approx(r_cpu.objective, rel=1e-8)
