@@ -158,7 +158,8 @@ def part_large(args):
                               precision=precision)
             key = f"gpu_{tol:g}" + ("_mixed" if precision == "mixed" else "")
             row[key] = dict(status=res.status, time=res.solve_time, iterations=res.iterations,
-                            objective=res.objective, verified=res.verified, timers=res.timers)
+                            objective=res.objective, verified=res.verified, timers=res.timers,
+                            step_raises=res.step_raises, step_reverts=res.step_reverts)
         for solver in ("ipm", "simplex"):
             t, status, obj = _highs_time(p, solver, args.highs_limit)
             row[f"highs_{solver}"] = dict(status=status, time=t, objective=obj)

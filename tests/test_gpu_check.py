@@ -40,6 +40,8 @@ def test_gpu_check_large_dry_run(tmp_path):
         for key in ("gpu_0.0001", "gpu_0.0001_mixed", "gpu_1e-08"):
             got = r[key]
             assert got["status"] == "optimal" and got["verified"], r
+            assert got["step_raises"] >= 0 and got["step_reverts"] >= 0
+        assert r["gpu_0.0001"]["step_raises"] == 0      # the step boost starts below 1e-4
         assert r["highs_ipm"]["time"] > 0
 
 
