@@ -41,7 +41,6 @@ def test_gpu_check_large_dry_run(tmp_path):
             got = r[key]
             assert got["status"] == "optimal" and got["verified"], r
             assert got["step_raises"] >= 0 and got["step_reverts"] >= 0
-        assert r["gpu_0.0001"]["step_raises"] == 0      # the step boost starts below 1e-4
         assert r["highs_ipm"]["time"] > 0
 
 
