@@ -139,7 +139,6 @@ class _Boost:
         self.ceiling = math.inf
         self.reverts = 0
         self.raises = 0
-        self.power_iterations = 0
         self.anchor = None          # (x0, y0, pid, r_anchor, worst KKT measure, iteration)
         self.epoch_min = math.inf   # least fixed-point residual seen in this epoch
 
@@ -171,33 +170,21 @@ def power_norm(be, dev, iters, tol, seed):
     m, n = dev.A.shape
     if m == 0 or n == 0 or dev.A.nnz == 0:
         return 0.0
-    v = be.asarray(np.random.default_rng(seed).standard_normal(n))
-    v /= be.norm(v)
-    av, w = be.zeros(m), be.zeros(n)
-    lam = 0.0
-    for _ in range(iters):
-        be.spmv(dev.A, v, av)
-        be.spmv(dev.AT, av, w)
-        new = float(be.norm(w))
-        if new == 0.0:
-            return 0.0
-        v = w / new
-        if abs(new - lam) <= tol * new:
-            lam = new
-            break
-        lam = new
-    return math.sqrt(lam)
+    return restricted_norm(be, dev, None, None, iters, tol, math.inf, seed)[1]
 
 
 def restricted_norm(be, dev, col, row, iters, tol, abort_above, seed):
-    """||A[row, col]||_2 (boolean masks on the device) by power iteration on its Gram matrix:
-    ("ok", sigma) when the estimate settles, ("abort", lower bound) as soon as a lower bound
-    exceeds abort_above, ("failed", last estimate) after `iters` steps. Returns the number of
-    steps as a third item."""
+    """||A[row, col]||_2 (boolean masks on the device; None: all) by power iteration on its Gram
+    matrix: ("ok", sigma) when the estimate settles, ("abort", lower bound) as soon as a lower
+    bound exceeds abort_above, ("failed", last estimate) after `iters` steps. Returns the number
+    of steps as a third item."""
     xp = be.xp
-    cf, rf = col.astype(xp.float64), row.astype(xp.float64)
+    cf = None if col is None else col.astype(xp.float64)
+    rf = None if row is None else row.astype(xp.float64)
     m, n = dev.A.shape
-    v = be.asarray(np.random.default_rng(seed + 2).standard_normal(n)) * cf
+    v = be.asarray(np.random.default_rng(seed).standard_normal(n))
+    if cf is not None:
+        v *= cf
     nv = float(be.norm(v))
     if nv == 0.0:
         return "ok", 0.0, 0
@@ -206,9 +193,11 @@ def restricted_norm(be, dev, col, row, iters, tol, abort_above, seed):
     lam = 0.0
     for k in range(1, iters + 1):
         be.spmv(dev.A, v, av)
-        av *= rf
+        if rf is not None:
+            av *= rf
         be.spmv(dev.AT, av, w)
-        w *= cf
+        if cf is not None:
+            w *= cf
         new = float(be.norm(w))      # ||M'M v|| <= sigma_max^2 for a unit v
         if new == 0.0:
             return "ok", 0.0, k
@@ -581,8 +570,7 @@ class Engine:
             return False
         status, sv, k = restricted_norm(be, self.dev, b.col, b.row, BOOST_SV_ITERS, BOOST_SV_TOL,
                                         BOOST_SAFETY / (BOOST_MIN_RAISE * self.eta),
-                                        self.opts.seed)
-        b.power_iterations += k
+                                        self.opts.seed + 2)
         if status == "failed":
             return False
         b.no_raise = status == "abort" or sv == 0.0

@@ -91,7 +91,7 @@ class Result:
     verified: bool = False
     dual_objective: float = float("nan")
     restarts: int = 0
-    step_raises: int = 0             # active-set step boost: raises of the step (LP, tol < 1e-4)
+    step_raises: int = 0             # active-set step boost: raises of the step (LP, tol < 1e-3)
     step_reverts: int = 0            # ...and returns to a restart after a raise diverged
     device: str = "cpu"
     message: str = ""
