@@ -147,20 +147,23 @@ def _highs_time(problem, solver, time_limit):
 
 def part_large(args):
     # a process's first solve pays its one-time loads (Numba, CuPy kernels); recorded apart
-    t = time.perf_counter()
-    gpulp.solve(generators.by_nnz("cvar", 5000, seed=1), tol=1e-4, device=_device(args))
-    _emit(args.out, "large", warm_up_s=time.perf_counter() - t)
+    if args.highs != "only":
+        t = time.perf_counter()
+        gpulp.solve(generators.by_nnz("cvar", 5000, seed=1), tol=1e-4, device=_device(args))
+        _emit(args.out, "large", warm_up_s=time.perf_counter() - t)
     for kind, nnz in LARGE:
         p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
         row = dict(kind=kind, rows=p.num_rows, cols=p.num_cols, nnz=p.nnz)
         for tol, precision in ((1e-4, "float64"), (1e-4, "mixed"), (1e-8, "float64")):
+            if args.highs == "only":
+                break
             res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args),
                               precision=precision)
             key = f"gpu_{tol:g}" + ("_mixed" if precision == "mixed" else "")
             row[key] = dict(status=res.status, time=res.solve_time, iterations=res.iterations,
                             objective=res.objective, verified=res.verified, timers=res.timers,
                             step_raises=res.step_raises, step_reverts=res.step_reverts)
-        for solver in ("ipm", "simplex"):
+        for solver in ("ipm", "simplex") if args.highs != "skip" else ():
             t, status, obj = _highs_time(p, solver, args.highs_limit)
             row[f"highs_{solver}"] = dict(status=status, time=t, objective=obj)
         _emit(args.out, "large", **row)
@@ -291,6 +294,10 @@ def main(argv=None):
                     help="nonzeros of the floor/memory/profile LP (default 10M, 20k dry)")
     ap.add_argument("--time-limit", type=float, default=40.0, help="gpulp limit per solve (s)")
     ap.add_argument("--highs-limit", type=float, default=40.0, help="HiGHS limit per solve (s)")
+    ap.add_argument("--highs", choices=("inline", "skip", "only"), default="inline",
+                    help="the large part's HiGHS solves: after gpulp's (inline), not at all "
+                         "(skip), or alone (only: run it as a second process on the device's "
+                         "CPU cores beside a --highs skip run, to halve the call)")
     ap.add_argument("--cpu-limit", type=float, default=20.0, help="CPU-path limit in 'agree'")
     args = ap.parse_args(argv)
     if not args.out:

@@ -163,10 +163,15 @@ def _log_tail(path, lines=6):
 
 
 def run_pair(spec: InstanceSpec, solver: str, *, tol, time_limit, grace, load_limit,
-             log_path, threads=None, options=None, warm_up=False, poll=0.05) -> dict:
-    """Run one pair in a fresh worker process; always returns a raw result dict."""
+             log_path, threads=None, options=None, warm_up=False, poll=0.05,
+             gpu_lock=None) -> dict:
+    """Run one pair in a fresh worker process; always returns a raw result dict.
+    gpu_lock: a file the worker locks (flock) from before its warm-up to after its solve, so
+    that GPU pairs whose processes start side by side still use the GPU one at a time; the
+    time limit counts from the lock, the load limit stops at the instance's load."""
     job = {"instance": spec.to_dict(), "solver": solver, "tol": tol, "time_limit": time_limit,
-           "grace": grace, "threads": threads, "options": options or {}, "warm_up": warm_up}
+           "grace": grace, "threads": threads, "options": options or {}, "warm_up": warm_up,
+           "gpu_lock": None if gpu_lock is None else str(gpu_lock)}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + (
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -189,7 +194,8 @@ def run_pair(spec: InstanceSpec, solver: str, *, tol, time_limit, grace, load_li
                 if solve_start is not None and now - solve_start > time_limit + grace:
                     killed = (f"killed {now - solve_start:.1f} s after the solve started "
                               f"(time limit {time_limit:g} s + grace {grace:g} s)")
-                elif solve_start is None and now - t0 > load_limit:
+                elif (solve_start is None and now - t0 > load_limit
+                      and not os.path.exists(marker + ".loaded")):
                     killed = f"killed: reading the instance took over {load_limit:g} s"
                 if killed:
                     _kill_group(proc)
@@ -369,7 +375,11 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
     pairs = [(k, spec, solver, r) for spec in specs
              for k, (solver, r) in enumerate(per_instance)]
     total = len(pairs)
-    lock, gpu = threading.Lock(), threading.Lock()
+    # GPU pairs: with --jobs > 1, two worker processes at a time, so that the next one reads
+    # its instance and imports while the current one solves; the solves themselves take turns
+    # on a file lock (run_pair's gpu_lock). With --jobs 1, pairs run one after another anyway.
+    lock, gpu = threading.Lock(), threading.Semaphore(2 if config.jobs > 1 else 1)
+    gpu_lock = out_dir / ".gpu.lock"
     done = [0]
     raws = {spec.name: [None] * len(per_instance) for spec in specs}
 
@@ -396,7 +406,7 @@ def run_benchmark(specs, config: RunConfig, out_dir, log=None) -> list:
                       log_path=out_dir / "logs" / _log_name(spec, solver, r))
             if solver in GPU_SOLVERS:
                 with gpu:
-                    raw = run_pair(spec, solver, **kw)
+                    raw = run_pair(spec, solver, gpu_lock=gpu_lock, **kw)
             else:
                 raw = run_pair(spec, solver, **kw)
             t = raw.get("time")

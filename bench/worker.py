@@ -17,10 +17,12 @@ Must not know: timeouts, references or reports.
 from __future__ import annotations
 
 import faulthandler
+import fcntl
 import json
 import math
 import os
 import sys
+import time
 import traceback
 
 from .sets import InstanceSpec, load_instance
@@ -82,6 +84,16 @@ def run_job(job: dict, marker_path=None) -> dict:
                 "message": "reading the instance failed: " + _one_line(exc)}
     meta = {"rows": problem.num_rows, "cols": problem.num_cols, "nnz": problem.nnz,
             "qp": problem.is_qp, "read_time": read_time, "reader": reader}
+    gpu_lock = None
+    if job.get("gpu_lock"):
+        # one GPU solve at a time across workers: wait for the lock after the load (the
+        # harness's load limit stops here), and start the time limit's clock once it is held
+        if marker_path:
+            _write_json(marker_path + ".loaded", meta)
+        t = time.perf_counter()
+        gpu_lock = open(job["gpu_lock"], "a")
+        fcntl.flock(gpu_lock, fcntl.LOCK_EX)
+        meta["lock_wait"] = time.perf_counter() - t
     if marker_path:
         _write_json(marker_path, meta)
     # a worker still solving shortly before the harness kills it writes every thread's stack to
@@ -100,6 +112,8 @@ def run_job(job: dict, marker_path=None) -> dict:
                 "message": _one_line(exc)}
     finally:
         faulthandler.cancel_dump_traceback_later()
+        if gpu_lock is not None:
+            gpu_lock.close()           # releases the lock: verification needs no GPU
     result = {**meta, "status": out.status, "solver_status": out.solver_status,
               "time": out.time, "load_time": out.load_time, "objective": _num(out.objective),
               "iterations": int(out.iterations), "device": out.device, "message": out.message,

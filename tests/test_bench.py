@@ -116,7 +116,8 @@ def test_jobs_run_pairs_side_by_side_but_one_gpu_pair_at_a_time(tmp_path, monkey
     active = {"all": 0, "gpu": 0}
     peak = {"all": 0, "gpu": 0}
 
-    def fake_run_pair(spec, solver, **kw):
+    def fake_run_pair(spec, solver, gpu_lock=None, **kw):
+        assert (gpu_lock is not None) == (solver == "gpulp-gpu")
         with lock:
             active["all"] += 1
             active["gpu"] += solver == "gpulp-gpu"
@@ -140,7 +141,9 @@ def test_jobs_run_pairs_side_by_side_but_one_gpu_pair_at_a_time(tmp_path, monkey
     assert {(r["instance"], r["solver"]) for r in rows} == {
         (s.name, v) for s in specs for v in solvers}
     assert all(r["jobs"] == 4 and r["solved"] and r["reference_objective"] == 1.0 for r in rows)
-    assert peak["gpu"] == 1 and peak["all"] >= 2
+    # two GPU workers at a time (one loads while the other solves; the solves take turns on
+    # the worker's file lock, tested below)
+    assert peak["gpu"] == 2 and peak["all"] >= 2
     assert peak["all"] <= 4
     serial = run_benchmark(specs[:1], _config(solvers, tmp_path), tmp_path / "serial",
                            log=lambda _: None)
@@ -326,3 +329,22 @@ def test_fuzz_run_finds_no_wrong_gpulp_answer():
     counts = run(range(40), time_limit=10.0, out=lines.append)
     assert not any(verdict == "gpulp wrong" for _, verdict in counts), lines
     assert sum(counts.values()) == 40
+
+
+def test_a_gpu_pair_waits_for_the_lock_without_losing_time_or_its_load_limit(tmp_path):
+    """The worker takes run_pair's gpu_lock after its load and holds it through the solve: a
+    held lock delays the solve, the load limit does not fire while it waits, and the time
+    limit counts from the lock."""
+    import fcntl
+    import threading
+
+    from bench.harness import run_pair
+    spec = InstanceSpec(name="generated/cvar0", kind="cvar", nnz=300, seed=0)
+    lock_file = tmp_path / "gpu.lock"
+    holder = open(lock_file, "a")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    threading.Timer(7.0, holder.close).start()       # released after 7 s
+    raw = run_pair(spec, "gpulp-cpu", tol=1e-4, time_limit=2.0, grace=1.0, load_limit=5.0,
+                   log_path=tmp_path / "log.txt", gpu_lock=lock_file)
+    assert raw["status"] == "optimal", raw
+    assert raw["lock_wait"] > 5.0, raw               # waited past both limits, still solved

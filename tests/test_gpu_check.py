@@ -73,3 +73,12 @@ def test_a_failing_part_leaves_its_error_and_last_frames_and_the_others_run(tmp_
     assert rows[0]["error"] == "RuntimeError: kernel launch failed"
     assert any("in broken" in line for line in rows[0]["where"]), rows[0]
     assert rows[1] == {**rows[1], "part": "fine", "ok": True}
+
+
+def test_gpu_check_large_splits_highs_from_gpulp(tmp_path):
+    """--highs only / skip: the two halves that one device call runs side by side."""
+    only = _dry_run(tmp_path / "h", "--part", "large", "--highs", "only")
+    assert [r["kind"] for r in only] == ["cvar", "allocation", "transport"], only
+    assert all("highs_ipm" in r and "gpu_0.0001" not in r for r in only), only
+    skip = _dry_run(tmp_path / "g", "--part", "large", "--highs", "skip", "--time-limit", "30")
+    assert all("highs_ipm" not in r for r in skip[1:]) and "gpu_1e-08" in skip[-1], skip
