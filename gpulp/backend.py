@@ -668,7 +668,9 @@ def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axb
 # ----------------------------------------------------------------------------- CUDA kernels
 KERNEL_FILE = "pdhg.cu"
 _THREADS = 256
-SPMV_CHUNK = 256            # nonzeros per warp in the row-split SpMV
+# nonzeros per warp in the row-split SpMV: 1024 from the H100 profile of 2026-11-25 on the 10M
+# CVaR LP (A x 52.8 us against 54.4 at 256, A'y 59.6 us against 63.9; bench/RESULTS.md)
+SPMV_CHUNK = 1024
 THREAD_ROW_AVG = 16         # thread-per-row SpMV while rows average fewer nonzeros than this
 THREAD_ROW_MAX = 128        # ...and none has more than this (one thread walks a whole row)
 

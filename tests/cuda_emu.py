@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import types
+import weakref
 
 import numpy as np
 
@@ -328,12 +329,19 @@ _GUARD = 64                 # guard bytes on each side of an allocation
 _FILL = 0xA5
 
 
+def _freed(st, nbytes):
+    st.live -= nbytes
+
+
 class _State:
     def __init__(self):
         self.capture = None          # (stream, [recorded callables]) while capturing
         self.streams = []            # the `with stream:` stack
         self.null = None
         self.allocated = 0           # bytes allocated so far
+        self.live = 0                # bytes of device arrays not yet freed
+        self.peak = 0                # the most live bytes so far
+        self.allocator = None        # cuda.set_allocator's hook, called after each allocation
         self.limit = None            # raise OutOfMemoryError past this many bytes
         self.total = 80 * 2**30
         self.all_streams = []        # every stream made (a device synchronisation settles all)
@@ -343,7 +351,7 @@ class _Buf:
     """One allocation: its bytes with guards, and the stream whose work last wrote it (with that
     stream's synchronisation count then), shared by every view of it."""
 
-    __slots__ = ("raw", "stream", "gen")
+    __slots__ = ("raw", "stream", "gen", "__weakref__")
 
     def __init__(self, raw):
         self.raw, self.stream, self.gen = raw, None, 0
@@ -428,9 +436,15 @@ def make_cupy():
                                    f"device with {st.limit:,} bytes)")
         emu.no_capture("an allocation")
         st.allocated += nbytes
+        st.live += nbytes
+        st.peak = max(st.peak, st.live)
         raw = np.full(nbytes + 2 * _GUARD, _FILL, dtype=np.uint8)
         arr = raw[_GUARD:_GUARD + nbytes].view(dtype).reshape(shape)
-        return ndarray(arr, _Buf(raw))
+        buf = _Buf(raw)
+        weakref.finalize(buf, _freed, st, nbytes)
+        if st.allocator is not None:
+            st.allocator(nbytes)
+        return ndarray(arr, buf)
 
     def devs(a):
         """The device arrays inside `a` (tuples, lists and dicts too)."""
@@ -832,7 +846,10 @@ def make_cupy():
             return 0
 
         def used_bytes(self):
-            return st.allocated
+            return st.live
+
+        def malloc(self, size):      # the allocation itself happened in alloc()
+            return None
 
         def total_bytes(self):
             return st.allocated
@@ -878,8 +895,11 @@ def make_cupy():
         return asarray(np.random.default_rng().random(size).astype(dtype))
 
     mod.random = types.SimpleNamespace(random=_random, rand=lambda *shape: _random(shape))
+    def set_allocator(fn=None):
+        st.allocator = None if fn is None or fn == pool.malloc else fn
+
     mod.cuda = types.SimpleNamespace(
-        Stream=Stream, Graph=Graph, Device=Device, get_current_stream=get_current_stream,
+        set_allocator=set_allocator, Stream=Stream, Graph=Graph, Device=Device, get_current_stream=get_current_stream,
         Event=Event, get_elapsed_time=get_elapsed_time,
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
                                       getDeviceProperties=get_device_properties,

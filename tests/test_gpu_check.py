@@ -1,6 +1,7 @@
 """bench/gpu_check.py runs end to end in its CPU dry-run (the device call uses the same code)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,35 @@ def test_gpu_check_large_splits_highs_from_gpulp(tmp_path):
     assert all("highs_ipm" in r and "gpu_0.0001" not in r for r in only), only
     skip = _dry_run(tmp_path / "g", "--part", "large", "--highs", "skip", "--time-limit", "30")
     assert all("highs_ipm" not in r for r in skip[1:]) and "gpu_1e-08" in skip[-1], skip
+
+
+def test_gpu_check_summary_has_a_line_per_row(tmp_path, shared_instances, capsys):
+    """--summary: the short table a device call prints last, one line a row, errors named,
+    and rows of another version shown as they are rather than failing."""
+    from bench import gpu_check
+    out = tmp_path / "o"
+    gpu_check.main(["--part", "floor,small", "--dry-run", "--out", str(out)])
+    rows = (out / "gpu_check.jsonl").read_text().splitlines()
+    with open(out / "gpu_check.jsonl", "a") as fh:
+        fh.write(json.dumps({"part": "large", "error": "RuntimeError: boom"}) + "\n")
+        fh.write(json.dumps({"part": "memory", "nnz": 5, "old_key": 1}) + "\n")
+    capsys.readouterr()                 # the dry run's own rows
+    assert gpu_check.main(["--summary", str(out / "gpu_check.jsonl")]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert len(text) == len(rows) + 2
+    assert any(t.startswith("floor float64:") and "us/iter" in t for t in text)
+    assert "ERROR large: RuntimeError: boom" in text and '"old_key": 1' in text[-1]
+
+
+def test_gpu_session_script_parses_and_names_real_parts():
+    """bench/gpu_session.sh (one device call a stage) is valid bash, and every gpu_check part
+    it asks for exists."""
+    import re
+
+    from bench import gpu_check
+    script = os.path.join(ROOT, "bench", "gpu_session.sh")
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    parts = {p for arg in re.findall(r"--part (\S+)", open(script).read())
+             for p in arg.split(",")}
+    assert parts and parts <= set(gpu_check.PARTS), parts
+    assert subprocess.run(["bash", script, "9", str(ROOT)], capture_output=True).returncode == 2

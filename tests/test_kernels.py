@@ -102,11 +102,11 @@ def _spmv_cases():
 
 
 @pytest.mark.parametrize("name", list(_spmv_cases()))
-@pytest.mark.parametrize("chunk", [5, 32, 256])
+@pytest.mark.parametrize("chunk", [5, 32, 256, 1024])
 def test_spmv_kernels_match_scipy(gpu, name, chunk):
     """Both SpMV kernels on even, empty, dense and skewed matrices, with chunks that cut rows
-    (5), fill a warp (32) and the default; the choice sends long or uneven rows to the split
-    kernel."""
+    (5), fill a warp (32), the old default (256) and the default (1024); the choice sends long or
+    uneven rows to the split kernel."""
     A = _spmv_cases()[name]
     cp = gpu.cp
     gpu = CupyBackend(chunk=chunk)
