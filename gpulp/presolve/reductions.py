@@ -220,8 +220,8 @@ def dominated_cols(w):
     """Columns that no row stops from moving toward the bound their cost prefers (cost >= 0 and
     every row lets x_j decrease, or cost <= 0 and every row lets it increase): fixed at that bound.
     Unbounded where that bound is infinite and the cost nonzero."""
-    ri, ci, v = w.entries()
-    if ri.size == 0:
+    ci, v = w.cols_values()
+    if v.size == 0:
         return 0
     down, up = blocking_counts(w.row_ptr(), ci, v, w.rl, w.ru, w.n)   # one Numba pass over A
     alive = w.col_alive & (w.col_counts() > 0)
@@ -315,18 +315,19 @@ def doubleton_eqs(w):
 def _singleton_entries(w, rows_mask):
     """Entries of column singletons in the rows of rows_mask whose value is at least PIVOT_TOL
     times the largest in their row."""
-    ri, ci, v = w.entries()
+    ci, v = w.cols_values()          # the entries' rows only if some entry qualifies
     rows = np.flatnonzero(rows_mask)
     ptr = w.row_ptr()
-    if ptr[rows + 1].sum() - ptr[rows].sum() < ri.size // 2:
+    if ptr[rows + 1].sum() - ptr[rows].sum() < v.size // 2:
         # few entries in those rows (CVaR's one budget equation among 25,000 inequalities): only
         # theirs are looked at, in the same (row-major) order
         e = w.row_entries(rows)[1]
         e = e[w.col_counts()[ci[e]] == 1]
     else:
-        e = np.flatnonzero((w.col_counts()[ci] == 1) & rows_mask[ri])
+        e = np.flatnonzero((w.col_counts()[ci] == 1) & rows_mask[w.ri])
     if e.size == 0:
         return e
+    ri = w.ri
     rows = np.unique(ri[e])                      # nonempty: each holds an entry of e
     starts = np.concatenate([[0], np.cumsum(ptr[rows + 1] - ptr[rows])[:-1]])
     rowmax = np.zeros(w.m)
