@@ -17,7 +17,7 @@ out=${2:-${OUT:?set OUT or pass a folder}}
 mkdir -p "$out"
 S="--warm-up --jobs 14 --threads 1"
 
-bench() {     # bench NAME SECONDS ARGS...: one harness run, its rows and report copied to $out
+bench() {     # bench NAME SECONDS ARGS...: one harness run; its log and rows land in $out
     local name=$1 limit=$2
     shift 2
     timeout "$limit" python -m bench run $S "$@" --out "/tmp/$name" >"$out/$name.log" 2>&1

@@ -340,7 +340,6 @@ class _State:
         self.null = None
         self.allocated = 0           # bytes allocated so far
         self.live = 0                # bytes of device arrays not yet freed
-        self.peak = 0                # the most live bytes so far
         self.allocator = None        # cuda.set_allocator's hook, called after each allocation
         self.limit = None            # raise OutOfMemoryError past this many bytes
         self.total = 80 * 2**30
@@ -437,7 +436,6 @@ def make_cupy():
         emu.no_capture("an allocation")
         st.allocated += nbytes
         st.live += nbytes
-        st.peak = max(st.peak, st.live)
         raw = np.full(nbytes + 2 * _GUARD, _FILL, dtype=np.uint8)
         arr = raw[_GUARD:_GUARD + nbytes].view(dtype).reshape(shape)
         buf = _Buf(raw)
@@ -895,12 +893,13 @@ def make_cupy():
         return asarray(np.random.default_rng().random(size).astype(dtype))
 
     mod.random = types.SimpleNamespace(random=_random, rand=lambda *shape: _random(shape))
+
     def set_allocator(fn=None):
         st.allocator = None if fn is None or fn == pool.malloc else fn
 
     mod.cuda = types.SimpleNamespace(
-        set_allocator=set_allocator, Stream=Stream, Graph=Graph, Device=Device, get_current_stream=get_current_stream,
-        Event=Event, get_elapsed_time=get_elapsed_time,
+        Stream=Stream, Graph=Graph, Device=Device, get_current_stream=get_current_stream,
+        Event=Event, get_elapsed_time=get_elapsed_time, set_allocator=set_allocator,
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
                                       getDeviceProperties=get_device_properties,
                                       memGetInfo=mem_get_info,
