@@ -196,8 +196,8 @@ def test_spmv_chunk_layout_tiles_the_rows(chunk):
             assert cstart[own[0]] == indptr[r] and cstart[own[-1] + 1] == indptr[r + 1]
 
 
-def test_blocking_counts_match_their_numpy_definition():
-    from gpulp.backend import blocking_counts
+def test_col_stats_match_their_numpy_definition():
+    from gpulp.backend import col_stats
     rng = np.random.default_rng(3)
     m, n, k = 40, 30, 400
     ri, ci = np.sort(rng.integers(0, m, k)), rng.integers(0, n, k)
@@ -207,6 +207,8 @@ def test_blocking_counts_match_their_numpy_definition():
     ru[:4], rl[:4] = np.inf, -np.inf           # free rows, skipped by the pass
     fl, fu, pos = np.isfinite(rl[ri]), np.isfinite(ru[ri]), v > 0
     ptr = np.concatenate([[0], np.cumsum(np.bincount(ri, minlength=m))])
-    down, up = blocking_counts(ptr, ci, v, rl, ru, n)
-    np.testing.assert_array_equal(down, np.bincount(ci, (pos & fl) | (~pos & fu), n))
-    np.testing.assert_array_equal(up, np.bincount(ci, (pos & fu) | (~pos & fl), n))
+    for idx in (ci, ci.astype(np.int32)):      # presolve passes scipy's int32 columns as given
+        count, down, up = col_stats(ptr, idx, v, rl, ru, n)
+        np.testing.assert_array_equal(count, np.bincount(ci, minlength=n))  # free rows counted too
+        np.testing.assert_array_equal(down, np.bincount(ci, (pos & fl) | (~pos & fu), n))
+        np.testing.assert_array_equal(up, np.bincount(ci, (pos & fu) | (~pos & fl), n))

@@ -553,7 +553,7 @@ def test_nothing_to_reduce_returns_the_problem_itself(light, sense):
 def test_light_presolve_of_a_large_lp_nothing_reduces_never_builds_the_entry_rows(monkeypatch):
     """The light passes find nothing on the generated CVaR LP (as at 10M nonzeros) without the
     per-entry row array, a third of presolve's time there; its values still come back right
-    whenever a pass asks for them."""
+    whenever a pass asks for them. Empty and dominated columns share one pass over A."""
     from gpulp.presolve import driver
     from instances import generators
     made = []
@@ -568,6 +568,9 @@ def test_light_presolve_of_a_large_lp_nothing_reduces_never_builds_the_entry_row
     pre = presolve(problem, light=True)
     assert pre.status == "reduced" and pre.problem is problem and not pre.log
     assert made and made[0]._ri is None
+    # nor a copy of the column indices, nor more than one pass for the column counts
+    assert np.shares_memory(made[0].ci, problem.A.indices)
+    assert "col_counts" not in made[0]._cache and "col_stats" in made[0]._cache
     A = problem.A.tocoo()
     np.testing.assert_array_equal(made[0].ri, A.row)       # built on demand, row-major
     np.testing.assert_array_equal(made[0].entries()[1], A.col)

@@ -12,8 +12,7 @@ keeps every dual valid. An implied bound is never used for its own row, and a ca
 proof used a bound implied by another candidate of the same batch waits for the next pass, so no
 two reductions can justify each other. Forcing rows use the columns' own bounds only.
 
-Knows: the Work state, the undo records and the tolerances of work.py; host routines of
-backend.py (Numba passes over the entries).
+Knows: the Work state, the undo records and the tolerances of work.py.
 Must not know: the Problem class, the pass loop, the solver or any device.
 """
 
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import blocking_counts
 from .postsolve import (ColSingletons, DoubletonEqs, DroppedRows, FixedCols, ForcingRows,
                         SingletonRows, SlackSingletons)
 from .work import FEAS_TOL, ROUND_TOL, Stop, finite_abs, first_of_runs, num, ranges
@@ -87,10 +85,11 @@ def empty_rows(w):
 def empty_cols(w):
     """Columns without entries: fixed at the bound their cost prefers (at clip(0, l, u) for a zero
     cost); unbounded where that bound is infinite."""
-    cols = np.flatnonzero(w.col_alive & (w.col_counts() == 0))
+    # the counts come with the blocking counts that dominated_cols needs, in one pass over A
+    cols = np.flatnonzero(w.col_alive & (w.col_stats()[0] == 0))
     if cols.size == 0:
         return 0
-    c, lo, hi = w.costs()[cols], w.cl[cols], w.cu[cols]
+    c, lo, hi = w.costs(cols), w.cl[cols], w.cu[cols]
     vals = np.where(c > 0, lo, np.where(c < 0, hi, np.clip(0.0, lo, hi)))
     bad = np.flatnonzero(~np.isfinite(vals))
     if bad.size:
@@ -220,24 +219,27 @@ def dominated_cols(w):
     """Columns that no row stops from moving toward the bound their cost prefers (cost >= 0 and
     every row lets x_j decrease, or cost <= 0 and every row lets it increase): fixed at that bound.
     Unbounded where that bound is infinite and the cost nonzero."""
-    ci, v = w.cols_values()
-    if v.size == 0:
+    if w.nnz == 0:
         return 0
-    down, up = blocking_counts(w.row_ptr(), ci, v, w.rl, w.ru, w.n)   # one Numba pass over A
-    alive = w.col_alive & (w.col_counts() > 0)
-    c = w.costs()
-    to_lo = alive & (down == 0) & (c >= 0) & np.isfinite(w.cl)
-    to_hi = alive & (up == 0) & (c <= 0) & np.isfinite(w.cu) & ~to_lo
-    unb = alive & (((down == 0) & (c > 0) & np.isneginf(w.cl))
-                   | ((up == 0) & (c < 0) & np.isposinf(w.cu)))
+    count, down, up = w.col_stats()           # one Numba pass over A, shared with empty_cols
+    # the columns some direction leaves free, first (few: the rest is a pass over n columns)
+    cand = np.flatnonzero(((down == 0) | (up == 0)) & (count > 0) & w.col_alive)
+    if cand.size == 0:
+        return 0
+    down, up, c = down[cand], up[cand], w.costs(cand)
+    cl, cu = w.cl[cand], w.cu[cand]
+    to_lo = (down == 0) & (c >= 0) & np.isfinite(cl)
+    to_hi = (up == 0) & (c <= 0) & np.isfinite(cu) & ~to_lo
+    unb = ((down == 0) & (c > 0) & np.isneginf(cl)) | ((up == 0) & (c < 0) & np.isposinf(cu))
     if unb.any():
-        j = int(np.flatnonzero(unb)[0])
+        t = int(np.flatnonzero(unb)[0])
+        j = int(cand[t])
         raise Stop("unbounded", f"{w.col_label(j)} has cost {num(w.user_cost(j))}, bounds "
                    f"[{num(w.cl[j])}, {num(w.cu[j])}] and no row limits it in the direction that "
                    f"improves the objective: unbounded (if the problem is feasible)",
-                   ray=(j, 1.0 if c[j] < 0 else -1.0))
-    cols = np.flatnonzero(to_lo | to_hi)
-    fix_cols(w, cols, np.where(to_lo, w.cl, w.cu)[cols])
+                   ray=(j, 1.0 if c[t] < 0 else -1.0))
+    pick = to_lo | to_hi
+    fix_cols(w, cand[pick], np.where(to_lo, cl, cu)[pick])
     return 0
 
 

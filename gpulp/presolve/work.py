@@ -2,7 +2,8 @@
 
 Knows: the current costs, bounds and objective constant, the live matrix entries (row-major COO,
 columns sorted within a row, with CSR and CSC views on demand), which rows and columns are still
-alive, the postsolve stack, and the activity and implied-bound arithmetic on top of those.
+alive, the postsolve stack, and the activity and implied-bound arithmetic on top of those;
+host routines of backend.py (a Numba pass over the entries for the column counts).
 Must not know: which reductions exist, how postsolve undoes them, the solver or any device.
 
 Tolerances (all documented here, used by the reductions):
@@ -22,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+from ..backend import col_stats
 
 FEAS_TOL = 1e-9
 ROUND_TOL = 1e-12
@@ -118,7 +121,9 @@ class Work:
         counts = np.diff(A.indptr).astype(np.int64)
         self._ri = None            # the entries' rows, built on first use (see `ri`)
         self._counts0 = counts
-        self.ci = A.indices.astype(np.int64)
+        # the columns as given (int32 from scipy: copying 10M of them to int64 took a quarter of
+        # presolve's time on a large LP); every product with them has an int64 operand first
+        self.ci = A.indices if A.indices.dtype.kind == "i" else A.indices.astype(np.int64)
         self.v = np.asarray(A.data, dtype=np.float64)    # never written in place: a view is safe
         self.row_names, self.col_names = problem.row_names, problem.col_names
         self.stack = []
@@ -232,8 +237,19 @@ class Work:
         return self._cached("row_counts", lambda: np.bincount(self.entries()[0], minlength=self.m))
 
     def col_counts(self):
+        hit = self._cache.get("col_stats")
+        if hit is not None and hit[0] == self.version:
+            return hit[1][0]
         return self._cached("col_counts",
                             lambda: np.bincount(self.cols_values()[0], minlength=self.n))
+
+    def col_stats(self):
+        """(count, down, up) per column: its live entries, and how many of them sit in a row that
+        stops the column from decreasing (down) and from increasing (up); one pass over A."""
+        def make():
+            ci, v = self.cols_values()
+            return col_stats(self.row_ptr(), ci, v, self.rl, self.ru, self.n)
+        return self._cached("col_stats", make)
 
     def row_ptr(self):
         return self._cached("row_ptr", lambda: np.concatenate(
@@ -271,10 +287,11 @@ class Work:
         counts = ptr[rows + 1] - ptr[rows]
         return np.repeat(np.arange(rows.size), counts), ranges(ptr[rows], counts)
 
-    def costs(self):
-        """The costs with cancellation noise (|c_j| <= ROUND_TOL * the magnitudes summed into it)
-        read as zero; the costs as given are never changed by this."""
-        return np.where(np.abs(self.c) <= ROUND_TOL * self.cscale, 0.0, self.c)
+    def costs(self, cols=None):
+        """The costs (of `cols`, default all) with cancellation noise (|c_j| <= ROUND_TOL * the
+        magnitudes summed into it) read as zero; the costs as given are never changed by this."""
+        c, scale = (self.c, self.cscale) if cols is None else (self.c[cols], self.cscale[cols])
+        return np.where(np.abs(c) <= ROUND_TOL * scale, 0.0, c)
 
     # ------------------------------------------------------------------ arithmetic
     def activity(self, lo_e, hi_e) -> Activity:
