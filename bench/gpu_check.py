@@ -8,15 +8,17 @@
 Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jsonl):
   floor    measured copy bandwidth; time per iteration on a ~10M-nonzero generated LP against
            (2 nnz 12 B + 10 (m + n) 8 B) / bandwidth; achieved GB/s; with precision="mixed"
-           (float32 values of A) too
+           (float32 values of A) too; the same on the 1.8M-nonzero allocation LP
   small    per-iteration wall time on netlib afiro (graph replay), first-call compile time and
            graph-capture time reported apart
   large    CVaR 25k x 25k (10.1M), allocation 20k x 200k (1.8M), transport 3k x 2M (4.0M): time
            to 1e-4 (float64 and mixed precision) and 1e-8 on the GPU, beside HiGHS IPM (and
-           simplex) on the same instance
+           simplex) on the same instance; the first 1e-4 solve of each LP is timed apart
+           (`_first`: it grows CuPy's memory pool), and the timers split the scaling into
+           scale.upload, scale.transpose, scale.passes and scale.finish
   memory   peak live device memory (an allocator hook on CuPy's pool) on the 10M and 100M CVaR
            LPs against backend.memory_needed, and the largest CVaR LP that fits by the measure
-  profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP
+  profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP and the allocation LP
   apps     the integer layer on the GPU: the 200k-item knapsack allocation and a round-lot CVaR
            portfolio (n = 500) of bench/integer.py, each verified integral and feasible, with
            the objective, bound, gap and time (HiGHS MIP figures come from bench/integer.py)
@@ -111,20 +113,29 @@ def per_iteration(problem, device, iterations, check_every, precision="float64")
     return res.timers["iterate"] / max(res.iterations, 1), res
 
 
+def _floor_lps(args):
+    """The issue's 10M-nonzero CVaR LP, and the allocation LP of the 2.1-s target at 1e-8, whose
+    iterations ran at 2.7x their floor on the first GPU call (short rows in A', 200k columns)."""
+    yield "cvar", generators.by_nnz("cvar", _nnz(args), seed=1)
+    yield "allocation", generators.by_nnz("allocation", 20_000 if args.dry_run else 1_800_000,
+                                          seed=3)
+
+
 def part_floor(args):
-    p = generators.by_nnz("cvar", _nnz(args), seed=1)
     bw = copy_bandwidth(args)
-    m, n = p.num_rows, p.num_cols
-    floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
-    for precision, value_bytes in (("float64", 8), ("mixed", 4)):
-        # the issue's floor counts 12 bytes a nonzero (float64 value, int32 index); mixed moves 8
-        moved = 2 * p.nnz * (value_bytes + 4) + 10 * 8 * (m + n)
-        t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256, 200,
-                                    precision)
-        _emit(args.out, "floor", precision=precision, rows=m, cols=n, nnz=p.nnz,
-              copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
-              ratio=t_iter / (floor_bytes / bw), achieved_GBps=moved / t_iter / 1e9,
-              timers=res.timers)
+    for kind, p in _floor_lps(args):
+        m, n = p.num_rows, p.num_cols
+        floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
+        for precision, value_bytes in (("float64", 8), ("mixed", 4)):
+            # the issue's floor counts 12 bytes a nonzero (float64 value, int32 index); mixed
+            # moves 8
+            moved = 2 * p.nnz * (value_bytes + 4) + 10 * 8 * (m + n)
+            t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256,
+                                        200, precision)
+            _emit(args.out, "floor", kind=kind, precision=precision, rows=m, cols=n, nnz=p.nnz,
+                  copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
+                  ratio=t_iter / (floor_bytes / bw), achieved_GBps=moved / t_iter / 1e9,
+                  timers=res.timers)
 
 
 def part_small(args):
@@ -162,12 +173,16 @@ def part_large(args):
     for kind, nnz in LARGE:
         p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
         row = dict(kind=kind, rows=p.num_rows, cols=p.num_cols, nnz=p.nnz)
-        for tol, precision in ((1e-4, "float64"), (1e-4, "mixed"), (1e-8, "float64")):
+        # the first solve of a size also grows CuPy's memory pool (the scaling took 0.15 s in
+        # it, 0.06 s in later solves of the same LP): recorded apart as "_first"
+        for tol, precision, first in ((1e-4, "float64", True), (1e-4, "float64", False),
+                                      (1e-4, "mixed", False), (1e-8, "float64", False)):
             if args.highs == "only":
                 break
             res = gpulp.solve(p, tol=tol, time_limit=args.time_limit, device=_device(args),
                               precision=precision)
-            key = f"gpu_{tol:g}" + ("_mixed" if precision == "mixed" else "")
+            key = (f"gpu_{tol:g}" + ("_mixed" if precision == "mixed" else "")
+                   + ("_first" if first else ""))
             row[key] = dict(status=res.status, time=res.solve_time, iterations=res.iterations,
                             objective=res.objective, verified=res.verified, timers=res.timers,
                             step_raises=res.step_raises, step_reverts=res.step_reverts)
@@ -218,10 +233,14 @@ def part_profile(args):
     if _device(args) == "cpu":
         _emit(args.out, "profile", skipped="on the CPU: no kernels to profile")
         return
+    for kind, p in _floor_lps(args):
+        _profile(args, kind, p)
+
+
+def _profile(args, kind, p):
     import cupy as cp
     from cupyx.profiler import benchmark
     from gpulp.backend import CupyBackend
-    p = generators.by_nnz("cvar", _nnz(args), seed=1)
     be = CupyBackend()
     with be.activate():         # every allocation and kernel on one stream
         A = be.matrix(p.A)
@@ -262,7 +281,7 @@ def part_profile(args):
             r = benchmark(fn, n_repeat=5 if args.dry_run else 50,
                           n_warmup=1 if args.dry_run else 5)
             gpu_s = float(np.median(r.gpu_times))
-            _emit(args.out, "profile", kernel=name, gpu_us=gpu_s * 1e6,
+            _emit(args.out, "profile", kind=kind, kernel=name, gpu_us=gpu_s * 1e6,
                   cpu_us=float(np.median(r.cpu_times) * 1e6), GBps=nbytes / gpu_s / 1e9)
 
 
@@ -336,7 +355,8 @@ def _summarise(r, lines, agree):
     if "error" in r:
         lines.append(f"ERROR {part}: {r['error']}")
     elif part == "floor":
-        lines.append(f"floor {r['precision']}: {r['iter_us']:.1f} us/iter = "
+        lines.append(f"floor {r.get('kind', 'cvar')} {r['precision']}: "
+                     f"{r['iter_us']:.1f} us/iter = "
                      f"{r['ratio']:.2f} x {r['floor_us']:.1f} us, "
                      f"{r['achieved_GBps']:.0f} GB/s (copy {r['copy_GBps']:.0f})")
     elif part == "small":
@@ -346,7 +366,8 @@ def _summarise(r, lines, agree):
                      f"B/nnz live (model {r['model_bytes_per_nnz']:.0f}); fits about "
                      f"{r['largest_cvar_nnz_measured']:.3g} nnz")
     elif part == "profile" and "kernel" in r:
-        lines.append(f"{r['kernel']}: {r['gpu_us']:.1f} us, {r['GBps']:.0f} GB/s")
+        lines.append(f"{r.get('kind', 'cvar')} {r['kernel']}: {r['gpu_us']:.1f} us, "
+                     f"{r['GBps']:.0f} GB/s")
     elif part == "large" and "kind" in r:
         cells = [f"{k} {v.get('status')} {v.get('time', 0):.3g} s"
                  + (f" ({v['iterations']} it)" if "iterations" in v else "")

@@ -438,6 +438,8 @@ class _HostScaler:
         self.be, self.A, self.shape = be, A, A.shape
         self.indptr = np.asarray(A.indptr, dtype=np.int64)
         self.work = np.abs(np.asarray(A.data, dtype=np.float64))
+        self.times = {}                  # as _DeviceScaler's: passes, and finish (A' formed)
+        self._t = time.perf_counter()
 
     def scale(self, d1, d2):
         self.work, rmax, cmax = csr_scale(self.indptr, self.A.indices, self.work, d1, d2)
@@ -448,12 +450,16 @@ class _HostScaler:
 
     def finish(self, D1, D2):
         import scipy.sparse as sp
+        t = time.perf_counter()
+        self.times["passes"] = t - self._t
         A = self.A
         data = csr_scale(self.indptr, A.indices, A.data, D1, D2)[0]
         As = sp.csr_matrix((data, A.indices, self.indptr), shape=self.shape)
         bound = _norm_bound(*csr_powsums(self.indptr, A.indices, np.abs(data), 1.0, *self.shape))
         self.work = None
-        return MatrixPair(self.be.matrix(As), self.be.matrix(As.T.tocsr()), bound)
+        pair = MatrixPair(self.be.matrix(As), self.be.matrix(As.T.tocsr()), bound)
+        self.times["finish"] = time.perf_counter() - t
+        return pair
 
 
 class CpuBackend:
@@ -980,8 +986,14 @@ class _DeviceScaler:
         nnz = int(A.nnz)
         be.check_memory(m, n, nnz)
         self.be, self.shape, self.nnz = be, A.shape, nnz
+        # seconds of each step, the device waited for at each end (a few syncs in all): the
+        # solve's timers show them as scale.upload, scale.transpose, scale.passes, scale.finish
+        t = time.perf_counter()
         self.A = be.matrix(A)                     # signed data, scaled in place by finish
         self.work = cp.abs(self.A.data)
+        be.synchronize()
+        self.times = {"upload": time.perf_counter() - t}
+        t = time.perf_counter()
         # A' on the device: a stable sort of the entries by column keeps each column's rows in
         # ascending order (as scipy's transpose does); perm maps A''s entries to A's
         at_ptr_h = np.zeros(n + 1, dtype=np.int64)
@@ -1001,6 +1013,9 @@ class _DeviceScaler:
         self.AT = be._csr(at_ptr_h, cp.asarray(at_ptr_h), at_indices, None, (n, m))
         self.rmax, self.cmax = cp.zeros(m), cp.zeros(n)
         self.ones_m, self.ones_n = cp.ones(m), cp.ones(n)
+        be.synchronize()
+        self._t = time.perf_counter()
+        self.times["transpose"] = self._t - t
 
     def _pass(self, data, d1, d2):
         be = self.be
@@ -1031,12 +1046,16 @@ class _DeviceScaler:
         return self._sums(w, w) if a == 1.0 else self._sums(w ** a, w ** (2.0 - a))
 
     def finish(self, D1, D2):
+        self.be.synchronize()
+        t = time.perf_counter()
+        self.times["passes"] = t - self._t
         self.work = None
         self._pass(self.A.data, D1, D2)
         self.AT.data = self.A.data[self.perm]
         mag = self.be.cp.abs(self.A.data)
         rs, cs = self.be._host(*self._sums(mag, mag))
         self.perm = None
+        self.times["finish"] = time.perf_counter() - t
         return MatrixPair(self.A, self.AT, _norm_bound(rs, cs))
 
 

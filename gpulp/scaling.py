@@ -13,7 +13,7 @@ Must not know: where arrays live, the iteration, presolve, or the original probl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +29,8 @@ class Scaling:
     D2: np.ndarray
     theta_b: float
     theta_c: float
+    # seconds of the scaler's steps (upload, transpose, passes, finish: see backend.scaler)
+    times: dict = field(default_factory=dict, repr=False, compare=False)
 
     def unscale_x(self, x):
         return self.D2 * x / self.theta_b
@@ -158,4 +160,5 @@ def _compute_scaling(A, c, row_lower, row_upper, ruiz_iterations, pock_chambolle
         else:
             Qs = sp.csr_matrix((ratio * Q.data * D2[q_row] * D2[Q.indices], Q.indices.copy(),
                                 Q.indptr.copy()), shape=Q.shape)
-    return (Scaling(D1, D2, theta_b, theta_c), As, theta_c * cs_, theta_b * rl, theta_b * ru, Qs)
+    return (Scaling(D1, D2, theta_b, theta_c, dict(work.times)), As, theta_c * cs_, theta_b * rl,
+            theta_b * ru, Qs)

@@ -236,6 +236,8 @@ def _solve(problem: Problem, opts, timers, t0, x0=None, y0=None, reduced=False) 
                     problem.A, c, problem.row_lower, problem.row_upper, opts.ruiz_iterations,
                     opts.pock_chambolle_alpha, opts.bound_objective_rescaling,
                     None if problem.Q is None else _signed(problem.Q, s), be=be)
+                for k, v in sc.times.items():     # its parts (scale.upload, ...)
+                    timers[f"scale.{k}"] = timers.get(f"scale.{k}", 0.0) + v
                 if opts.precision == "mixed":     # A's values in float32 from here on
                     from .backend import single_values
                     As = single_values(be, As)

@@ -22,7 +22,8 @@ def test_gpu_check_dry_run(tmp_path, shared_instances):
     assert {r["part"] for r in rows} == {"floor", "small", "memory"}
     assert not any("error" in r for r in rows), rows
     floors = [r for r in rows if r["part"] == "floor"]
-    assert [r["precision"] for r in floors] == ["float64", "mixed"]
+    assert [(r["kind"], r["precision"]) for r in floors] == [
+        ("cvar", "float64"), ("cvar", "mixed"), ("allocation", "float64"), ("allocation", "mixed")]
     assert all(r["iter_us"] > 0 and r["copy_GBps"] > 0 for r in floors)
 
 
@@ -38,10 +39,13 @@ def test_gpu_check_large_dry_run(tmp_path):
     kinds = rows[1:]
     assert [r["kind"] for r in kinds] == ["cvar", "allocation", "transport"], rows
     for r in kinds:
-        for key in ("gpu_0.0001", "gpu_0.0001_mixed", "gpu_1e-08"):
+        for key in ("gpu_0.0001_first", "gpu_0.0001", "gpu_0.0001_mixed", "gpu_1e-08"):
             got = r[key]
             assert got["status"] == "optimal" and got["verified"], r
             assert got["step_raises"] >= 0 and got["step_reverts"] >= 0
+            # the scaling's parts, each within the scaling's time
+            parts = [got["timers"][f"scale.{k}"] for k in ("passes", "finish")]
+            assert all(0 <= t <= got["timers"]["scale"] for t in parts), got["timers"]
         assert r["highs_ipm"]["time"] > 0
 
 
@@ -99,7 +103,8 @@ def test_gpu_check_summary_has_a_line_per_row(tmp_path, shared_instances, capsys
     assert gpu_check.main(["--summary", str(out / "gpu_check.jsonl")]) == 0
     text = capsys.readouterr().out.splitlines()
     assert len(text) == len(rows) + 2
-    assert any(t.startswith("floor float64:") and "us/iter" in t for t in text)
+    assert any(t.startswith("floor cvar float64:") and "us/iter" in t for t in text)
+    assert any(t.startswith("floor allocation mixed:") and "us/iter" in t for t in text)
     assert "ERROR large: RuntimeError: boom" in text and '"old_key": 1' in text[-1]
 
 

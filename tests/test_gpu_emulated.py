@@ -261,6 +261,16 @@ def test_tiny_lps_agree_on_the_emulated_gpu():
             assert r.status == case["status"], case["name"]
 
 
+def test_the_gpu_scaling_reports_its_parts():
+    """The solve's timers split the device scaling into its steps (a sync at each end), so a
+    GPU run says where its set-up time goes."""
+    with cuda_emu.emulated_cupy():
+        r = gpulp.solve(generators.by_nnz("cvar", 3000, seed=1), device="gpu", tol=1e-4)
+    assert r.status == "optimal" and r.device == "gpu"
+    parts = [r.timers[f"scale.{k}"] for k in ("upload", "transpose", "passes", "finish")]
+    assert all(t >= 0 for t in parts) and sum(parts) <= r.timers["scale"], r.timers
+
+
 @pytest.mark.parametrize("name", ["netlib/afiro.mps.gz", "netlib/sc50a.mps.gz",
                                   "netlib/blend.mps.gz", "maros-meszaros/qafiro.qps.gz",
                                   "maros-meszaros/hs21.qps.gz", "infeasible/woodinfe.mps.gz"])
