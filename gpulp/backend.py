@@ -747,7 +747,7 @@ class CupyBackend:
     name = "gpu"
     KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
                "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_thread_f32",
-               "spmv_chunks_f32")
+               "spmv_chunks_f32", "kkt_partial", "kkt_finish")
 
     def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
@@ -926,9 +926,27 @@ class CupyBackend:
                                   (np.int32(i), np.int32(update), scal, y, axbar, lo, hi, y0,
                                    yhat, np.int64(m)), stream=self.stream)
 
-    def kkt_terms(self, *args):
-        """`kkt_terms_xp(cupy, ...)`: device scalars, fetched together by `fetch`."""
-        return kkt_terms_xp(self.cp, *args)
+    def kkt_terms(self, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin, cl0, cu0,
+                  col_unscale, yhat, y, y0, axhat, axbar, rl, ru, rl0, ru0, row_unscale):
+        """`kkt_terms_xp(cupy, ...)` in two launches (gpulp_kkt_partial, gpulp_kkt_finish: a
+        fixed order of sums, no atomics): device scalars, fetched together by `fetch`."""
+        cp = self.cp
+        m, n = yhat.size, xhat.size
+        q = qxhat is not None
+        if not q:
+            qxhat = qx = qd = xhat
+        row_blocks = -(-m // _THREADS)
+        blocks = max(1, row_blocks + -(-n // _THREADS))
+        partial = cp.empty(blocks * 7)
+        out = cp.empty(10)
+        self._kernel("kkt_partial")(
+            (blocks,), (_THREADS,),
+            (np.int32(q), np.int64(m), np.int64(n), np.int64(row_blocks), axhat, rl, ru,
+             row_unscale, yhat, y, y0, axbar, rl0, ru0, xhat, x, x0, c, qxhat, qx, qd, atyhat,
+             cl_fin, cu_fin, cl0, cu0, col_unscale, partial), stream=self.stream)
+        self._kernel("kkt_finish")((1,), (_THREADS,), (partial, np.int64(row_blocks),
+                                                       np.int64(blocks), out), stream=self.stream)
+        return [out[i] for i in range(10)]
 
     def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
                     c, cl, cu, rl, ru):

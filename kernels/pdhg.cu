@@ -180,6 +180,119 @@ __global__ void gpulp_dual_step(int i, int update, const double* __restrict__ sc
     if (update) y[r] = w * (g * (2.0 * v - yr) + (1.0 - g) * yr) + (1.0 - w) * y0[r];
 }
 
+// The termination check's ten reductions, like `kkt_terms_xp(cupy, ...)` in gpulp/backend.py, in
+// two launches instead of about forty CuPy calls, and with no atomics, so that every run sums in
+// the same order. Pass 1 (a 256-thread block each): blocks below row_blocks take 256 rows, the
+// others 256 columns, and each writes KKT_Q partial sums, reduced in shared memory:
+//   a row r:    (axhat - clip(axhat, rl, ru))^2 row_unscale^2, max(yhat,0) rl0 + min(yhat,0) ru0,
+//               dy^2, dy (axbar - axhat), (yhat - y0)^2, with dy = yhat - y;
+//   a column j: (g - zr)^2 col_unscale^2, c xhat, max(zr,0) cl0 + min(zr,0) cu0, dx^2,
+//               (xhat - x0)^2, xhat qxhat, dx (qd dx - (qxhat - qx)), with dx = xhat - x,
+//               g = c - atyhat (+ qxhat), zr = max(g,0) cl_fin + min(g,0) cu_fin.
+// Pass 2 (one block) adds the partials in a fixed order and writes the ten values of
+// kkt_terms_xp to out[0..9].
+#define KKT_Q 7
+#define KKT_T 256
+
+__device__ __forceinline__ void kkt_block_sum(double* v, double* out) {
+    __shared__ double sh[KKT_Q][KKT_T];
+    for (int q = 0; q < KKT_Q; ++q) sh[q][threadIdx.x] = v[q];
+    __syncthreads();
+    for (int h = KKT_T / 2; h > 0; h >>= 1) {
+        if (threadIdx.x < h)
+            for (int q = 0; q < KKT_Q; ++q) sh[q][threadIdx.x] += sh[q][threadIdx.x + h];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        for (int q = 0; q < KKT_Q; ++q) out[q] = sh[q][0];
+}
+
+__global__ void gpulp_kkt_partial(int quadratic, long long m, long long n, long long row_blocks,
+                                  const double* __restrict__ axhat, const double* __restrict__ rl,
+                                  const double* __restrict__ ru,
+                                  const double* __restrict__ row_unscale,
+                                  const double* __restrict__ yhat, const double* __restrict__ y,
+                                  const double* __restrict__ y0, const double* __restrict__ axbar,
+                                  const double* __restrict__ rl0, const double* __restrict__ ru0,
+                                  const double* __restrict__ xhat, const double* __restrict__ x,
+                                  const double* __restrict__ x0, const double* __restrict__ c,
+                                  const double* __restrict__ qxhat, const double* __restrict__ qx,
+                                  const double* __restrict__ qd,
+                                  const double* __restrict__ atyhat,
+                                  const double* __restrict__ cl_fin,
+                                  const double* __restrict__ cu_fin,
+                                  const double* __restrict__ cl0, const double* __restrict__ cu0,
+                                  const double* __restrict__ col_unscale,
+                                  double* __restrict__ partial) {
+    double v[KKT_Q];
+    for (int q = 0; q < KKT_Q; ++q) v[q] = 0.0;
+    if ((long long)blockIdx.x < row_blocks) {
+        long long r = (long long)blockIdx.x * KKT_T + threadIdx.x;
+        if (r < m) {
+            double a = axhat[r];
+            double e = (a - fmin(fmax(a, rl[r]), ru[r])) * row_unscale[r];
+            double yv = yhat[r];
+            double d = yv - y[r];
+            double f = yv - y0[r];
+            v[0] = e * e;
+            v[1] = fmax(yv, 0.0) * rl0[r] + fmin(yv, 0.0) * ru0[r];
+            v[2] = d * d;
+            v[3] = d * (axbar[r] - a);
+            v[4] = f * f;
+        }
+    } else {
+        long long j = ((long long)blockIdx.x - row_blocks) * KKT_T + threadIdx.x;
+        if (j < n) {
+            double xj = xhat[j];
+            double g = c[j] - atyhat[j];
+            double d = xj - x[j];
+            if (quadratic) {
+                g += qxhat[j];
+                v[5] = xj * qxhat[j];
+                v[6] = d * (qd[j] * d - (qxhat[j] - qx[j]));
+            }
+            double zr = fmax(g, 0.0) * cl_fin[j] + fmin(g, 0.0) * cu_fin[j];
+            double e = (g - zr) * col_unscale[j];
+            double f = xj - x0[j];
+            v[0] = e * e;
+            v[1] = c[j] * xj;
+            v[2] = fmax(zr, 0.0) * cl0[j] + fmin(zr, 0.0) * cu0[j];
+            v[3] = d * d;
+            v[4] = f * f;
+        }
+    }
+    kkt_block_sum(v, partial + (long long)blockIdx.x * KKT_Q);
+}
+
+__global__ void gpulp_kkt_finish(const double* __restrict__ partial, long long row_blocks,
+                                 long long blocks, double* __restrict__ out) {
+    __shared__ double res[2][KKT_Q];
+    for (int side = 0; side < 2; ++side) {
+        long long lo = side ? row_blocks : 0, hi = side ? blocks : row_blocks;
+        double v[KKT_Q];
+        for (int q = 0; q < KKT_Q; ++q) v[q] = 0.0;
+        for (long long b = lo + threadIdx.x; b < hi; b += KKT_T)
+            for (int q = 0; q < KKT_Q; ++q) v[q] += partial[b * KKT_Q + q];
+        kkt_block_sum(v, res[side]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        const double* r = res[0];
+        const double* k = res[1];
+        double quad = 0.5 * k[5];
+        out[0] = sqrt(r[0]);
+        out[1] = sqrt(k[0]);
+        out[2] = k[1] + quad;
+        out[3] = r[1] + k[2] - quad;
+        out[4] = k[3];
+        out[5] = r[2];
+        out[6] = r[3];
+        out[7] = sqrt(k[4]);
+        out[8] = sqrt(r[4]);
+        out[9] = k[6];
+    }
+}
+
 // Like `v = w*(g*(2*vhat - v) + (1-g)*v) + (1-w)*v0` (the deferred Halpern update).
 __global__ void gpulp_halpern(int i, const double* __restrict__ scal, double* __restrict__ v,
                               const double* __restrict__ vhat, const double* __restrict__ v0,

@@ -223,9 +223,10 @@ def test_kernel_sources_compile_for_the_emulator():
     with open(kernel_path()) as fh:
         kernels = cuda_emu.parse_kernels(fh.read())
     assert {f"gpulp_{k}" for k in CupyBackend.KERNELS} == set(kernels)
-    # the warp SpMV and the factor reduction need cooperative threads; the rest run one by one
+    # the warp SpMV and the block reductions need cooperative threads; the rest run one by one
     assert {k for k, (_, coop) in kernels.items() if coop} == {
-        "gpulp_spmv_chunks", "gpulp_spmv_chunks_f32", "gpulp_factor_ft"}
+        "gpulp_spmv_chunks", "gpulp_spmv_chunks_f32", "gpulp_factor_ft", "gpulp_kkt_partial",
+        "gpulp_kkt_finish"}
 
 
 # ------------------------------------------------------------------------------ whole solves

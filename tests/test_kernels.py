@@ -238,9 +238,11 @@ def test_factor_kernels_match_the_cpu_backend(gpu, n):
 
 
 @pytest.mark.parametrize("quadratic", [False, True], ids=["lp", "qp"])
-def test_kkt_terms_match_the_cpu_backend(gpu, quadratic):
+@pytest.mark.parametrize("m, n", [(30, 50), (700, 1300)], ids=["one-block", "many-blocks"])
+def test_kkt_terms_match_the_cpu_backend(gpu, quadratic, m, n):
+    """The check's ten reductions: one block of rows and one of columns, and several of each
+    (the partial sums of pass 1, then pass 2's fixed-order sum over them)."""
     rng = np.random.default_rng(8)
-    m, n = 30, 50
     cols = [rng.standard_normal(n) for _ in range(4)]
     q = [rng.standard_normal(n), rng.standard_normal(n), rng.random(n)] if quadratic else [None] * 3
     fin = [(rng.random(n) < 0.6).astype(float) for _ in range(2)]
