@@ -609,6 +609,10 @@ class CpuBackend:
                                              cu_fin, cl0, cu0, col_unscale, yhat, y, y0, axhat,
                                              axbar, rl, ru, rl0, ru0, row_unscale))
 
+    def boost_masks(self, *args):
+        """`boost_masks_xp(numpy, ...)`."""
+        boost_masks_xp(np, *args)
+
     def warmup(self):
         """Compile (or load from the disk cache) the serial kernels with tiny arguments."""
         x = np.zeros(2)
@@ -656,6 +660,29 @@ def kkt_terms_xp(xp, xhat, x, x0, c, qxhat, qx, qd, atyhat, cl_fin, cu_fin, cl0,
             dot(xp.maximum(yhat, 0.0), rl0) + dot(xp.minimum(yhat, 0.0), ru0)
             + dot(xp.maximum(zr, 0.0), cl0) + dot(xp.minimum(zr, 0.0), cu0) - quad,
             dot(dx, dx), dot(dy, dy), dot(dy, axbar - axhat), nrm(xhat - x0), nrm(yhat - y0), dxq]
+
+
+def boost_masks_xp(xp, now, tau, ew, window, tol, xhat, x, c, aty, cl, cu, cl_fin, cu_fin, y,
+                   axbar, rl, ru, rl0, ru0, last_free, last_binding, col, row, count):
+    """The step boost's masks at a check, in place (the definition, in array operations of
+    `xp`): last_free = now where the column's projection did not clip it by a margin, last_binding
+    = now where the row's dual projection input is not safely inside its bounds; col (row) = 1.0
+    where that was within `window` iterations, else 0.0; count[0] += the entries of col and row
+    that changed."""
+    slack = (xhat - x) / tau + c - aty           # the projection's reduced cost
+    t = tol * xp.maximum(1.0, xp.abs(c))
+    clamped = (cl == cu) | ((cl_fin > 0) & (slack > t)) | ((cu_fin > 0) & (slack < -t))
+    last_free[...] = xp.where(clamped, last_free, now)
+    q = y / ew - axbar                           # the dual projection's input
+    qa = xp.maximum(1.0, xp.abs(q))
+    inside = ((q + ru > tol * xp.maximum(qa, xp.abs(ru0)))
+              & (-rl - q > tol * xp.maximum(qa, xp.abs(rl0))))
+    last_binding[...] = xp.where((rl == ru) | ~inside, now, last_binding)
+    new_col = (last_free >= now - window).astype(xp.float64)
+    new_row = (last_binding >= now - window).astype(xp.float64)
+    count += xp.count_nonzero(new_col != col) + xp.count_nonzero(new_row != row)
+    col[...] = new_col
+    row[...] = new_row
 
 
 def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
@@ -747,7 +774,7 @@ class CupyBackend:
     name = "gpu"
     KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
                "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_thread_f32",
-               "spmv_chunks_f32", "kkt_partial", "kkt_finish")
+               "spmv_chunks_f32", "kkt_partial", "kkt_finish", "boost_masks")
 
     def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
         import cupy as cp
@@ -947,6 +974,18 @@ class CupyBackend:
         self._kernel("kkt_finish")((1,), (_THREADS,), (partial, np.int64(row_blocks),
                                                        np.int64(blocks), out), stream=self.stream)
         return [out[i] for i in range(10)]
+
+    def boost_masks(self, now, tau, ew, window, tol, xhat, x, c, aty, cl, cu, cl_fin, cu_fin, y,
+                    axbar, rl, ru, rl0, ru0, last_free, last_binding, col, row, count):
+        """`boost_masks_xp(cupy, ...)` in one launch (gpulp_boost_masks)."""
+        n, m = xhat.size, y.size
+        col_blocks = -(-n // _THREADS)
+        f = np.float64
+        self._kernel("boost_masks")(
+            (max(1, col_blocks + -(-m // _THREADS)),), (_THREADS,),
+            (np.int64(n), np.int64(m), np.int64(col_blocks), f(now), f(tau), f(ew), f(window),
+             f(tol), xhat, x, c, aty, cl, cu, cl_fin, cu_fin, y, axbar, rl, ru, rl0, ru0,
+             last_free, last_binding, col, row, count), stream=self.stream)
 
     def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
                     c, cl, cu, rl, ru):

@@ -129,10 +129,10 @@ class _Boost:
         xp = be.xp
         self.last_free = xp.full(n, -math.inf)
         self.last_binding = xp.full(m, -math.inf)
-        self.col = xp.zeros(n, dtype=bool)
-        self.row = xp.zeros(m, dtype=bool)
+        self.col = xp.zeros(n)      # 1.0 on the columns free within the window, else 0.0
+        self.row = xp.zeros(m)      # 1.0 on the rows binding within it
         self.changes = 0            # mask entries changed since the last norm estimate
-        self.pending = None         # device count of the changes not yet fetched
+        self.pending = xp.zeros(1)  # device count of the changes not yet fetched
         self.phase = "waiting"      # "waiting" -> "active" -> "off"
         self.sv = 0.0               # ||A restricted||_2 of the last estimate (0: none)
         self.no_raise = False       # the last estimate proved that no raise is possible
@@ -503,23 +503,11 @@ class Engine:
         """Marks the columns the last T-evaluation left off their bounds (its projection did not
         clip them by a margin) and the rows it left binding (their dual projection input is not
         safely inside), and updates the masks of the last BOOST_WINDOW iterations."""
-        b, d, s, xp = self.boost, self.dev, self.st, self.be.xp
-        now = float(self.iterations)
-        slack = (s.xhat - s.x) / self.tau + d.c - s.aty       # the projection's reduced cost
-        tol = BOOST_TOL * xp.maximum(1.0, xp.abs(d.c))
-        clamped = (d.cl == d.cu) | ((d.cl_fin > 0) & (slack > tol)) | ((d.cu_fin > 0)
-                                                                       & (slack < -tol))
-        b.last_free = xp.where(clamped, b.last_free, now)
-        q = s.y / (self.eta * self.weight) - s.axbar          # the dual projection's input
-        qa = xp.maximum(1.0, xp.abs(q))
-        inside = ((q + d.ru > BOOST_TOL * xp.maximum(qa, xp.abs(d.ru0)))
-                  & (-d.rl - q > BOOST_TOL * xp.maximum(qa, xp.abs(d.rl0))))
-        b.last_binding = xp.where((d.rl == d.ru) | ~inside, now, b.last_binding)
-        col = b.last_free >= now - BOOST_WINDOW
-        row = b.last_binding >= now - BOOST_WINDOW
-        changed = xp.count_nonzero(col != b.col) + xp.count_nonzero(row != b.row)
-        b.pending = changed if b.pending is None else b.pending + changed
-        b.col, b.row = col, row
+        b, d, s = self.boost, self.dev, self.st
+        self.be.boost_masks(float(self.iterations), self.tau, self.eta * self.weight,
+                            BOOST_WINDOW, BOOST_TOL, s.xhat, s.x, d.c, s.aty, d.cl, d.cu,
+                            d.cl_fin, d.cu_fin, s.y, s.axbar, d.rl, d.ru, d.rl0, d.ru0,
+                            b.last_free, b.last_binding, b.col, b.row, b.pending)
 
     def _boost_check(self, stats):
         """Called at every check before the restart decision: updates the masks, starts the
@@ -554,12 +542,9 @@ class Engine:
         BOOST_MIN_RAISE (the restart point becomes the anchor)."""
         b, be, xp = self.boost, self.be, self.be.xp
         active = xp.count_nonzero(b.col) + xp.count_nonzero(b.row)
-        if b.pending is not None:
-            changed, active = be.fetch([b.pending, active])
-            b.changes += int(changed)
-            b.pending = None
-        else:
-            active, = be.fetch([active])
+        changed, active = be.fetch([b.pending[0], active])
+        b.changes += int(changed)
+        b.pending[...] = 0.0
         due = (b.sv <= 0.0 and not b.no_raise) or (b.changes > 0 and
                                                    b.changes >= BOOST_REESTIMATE * active)
         if not due:

@@ -293,6 +293,57 @@ __global__ void gpulp_kkt_finish(const double* __restrict__ partial, long long r
     }
 }
 
+// The step boost's masks at a check, like `boost_masks_xp` in gpulp/backend.py, in one launch:
+// blocks below col_blocks take 256 columns, the others 256 rows. A column whose projection did
+// not clip it by a margin (slack = (xhat - x)/tau + c - aty against tol max(1, |c|)) was free
+// `now`; a row whose dual projection input (q = y/ew - axbar) is not safely inside its bounds was
+// binding `now`. col (row) = 1 where the column was free (the row binding) within `window`
+// iterations, else 0; count[0] += the number of mask entries that changed (whole numbers: the
+// atomic sums are exact in any order).
+__global__ void gpulp_boost_masks(long long n, long long m, long long col_blocks, double now,
+                                  double tau, double ew, double window, double tol,
+                                  const double* __restrict__ xhat, const double* __restrict__ x,
+                                  const double* __restrict__ c, const double* __restrict__ aty,
+                                  const double* __restrict__ cl, const double* __restrict__ cu,
+                                  const double* __restrict__ cl_fin,
+                                  const double* __restrict__ cu_fin,
+                                  const double* __restrict__ y, const double* __restrict__ axbar,
+                                  const double* __restrict__ rl, const double* __restrict__ ru,
+                                  const double* __restrict__ rl0, const double* __restrict__ ru0,
+                                  double* __restrict__ last_free,
+                                  double* __restrict__ last_binding, double* __restrict__ col,
+                                  double* __restrict__ row, double* __restrict__ count) {
+    if ((long long)blockIdx.x < col_blocks) {
+        long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+        if (j >= n) return;
+        double slack = (xhat[j] - x[j]) / tau + c[j] - aty[j];
+        double t = tol * fmax(1.0, fabs(c[j]));
+        bool clamped = (cl[j] == cu[j]) || (cl_fin[j] > 0.0 && slack > t)
+                       || (cu_fin[j] > 0.0 && slack < -t);
+        double lf = clamped ? last_free[j] : now;
+        last_free[j] = lf;
+        double v = lf >= now - window ? 1.0 : 0.0;
+        if (v != col[j]) {
+            col[j] = v;
+            atomicAdd(count, 1.0);
+        }
+    } else {
+        long long r = ((long long)blockIdx.x - col_blocks) * blockDim.x + threadIdx.x;
+        if (r >= m) return;
+        double q = y[r] / ew - axbar[r];
+        double qa = fmax(1.0, fabs(q));
+        bool inside = (q + ru[r] > tol * fmax(qa, fabs(ru0[r])))
+                      && (-rl[r] - q > tol * fmax(qa, fabs(rl0[r])));
+        double lb = (rl[r] == ru[r] || !inside) ? now : last_binding[r];
+        last_binding[r] = lb;
+        double v = lb >= now - window ? 1.0 : 0.0;
+        if (v != row[r]) {
+            row[r] = v;
+            atomicAdd(count, 1.0);
+        }
+    }
+}
+
 // Like `v = w*(g*(2*vhat - v) + (1-g)*v) + (1-w)*v0` (the deferred Halpern update).
 __global__ void gpulp_halpern(int i, const double* __restrict__ scal, double* __restrict__ v,
                               const double* __restrict__ vhat, const double* __restrict__ v0,

@@ -258,6 +258,40 @@ def test_kkt_terms_match_the_cpu_backend(gpu, quadratic, m, n):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+def test_boost_masks_match_the_cpu_backend(gpu):
+    """The step boost's masks in one launch: the same last-seen iterations, masks and count of
+    changes as the NumPy definition, over several blocks of columns and rows, twice in a row
+    (the count adds up)."""
+    rng = np.random.default_rng(9)
+    n, m = 700, 400
+    cl = np.where(rng.random(n) < 0.3, 0.0, -np.inf)
+    cu = np.where(rng.random(n) < 0.3, cl + (rng.random(n) < 0.5), np.inf)
+    cl_fin, cu_fin = np.isfinite(cl).astype(float), np.isfinite(cu).astype(float)
+    rl = np.where(rng.random(m) < 0.5, -1.0, -np.inf)
+    ru = np.where(rng.random(m) < 0.3, -rl, np.inf)
+    ru[:20] = rl[:20]                                       # equality rows
+    ru0, rl0 = np.where(np.isfinite(ru), ru, 0.0), np.where(np.isfinite(rl), rl, 0.0)
+    # about half of each side near its threshold, so that both outcomes occur
+    vecs = dict(xhat=rng.standard_normal(n), x=rng.standard_normal(n), c=rng.standard_normal(n),
+                aty=rng.standard_normal(n), y=rng.standard_normal(m),
+                axbar=rng.standard_normal(m) * 2)
+    state = dict(last_free=np.where(rng.random(n) < 0.5, -np.inf, rng.integers(0, 50, n) * 1.0),
+                 last_binding=np.where(rng.random(m) < 0.5, -np.inf,
+                                       rng.integers(0, 50, m) * 1.0),
+                 col=(rng.random(n) < 0.5) * 1.0, row=(rng.random(m) < 0.5) * 1.0,
+                 count=np.zeros(1))
+    cpu, dev = CpuBackend(), {k: gpu.asarray(v) for k, v in state.items()}
+    for now in (60.0, 75.0):
+        args = (now, 0.7, 1.3, 20, 1e-8, vecs["xhat"], vecs["x"], vecs["c"], vecs["aty"], cl, cu,
+                cl_fin, cu_fin, vecs["y"], vecs["axbar"], rl, ru, rl0, ru0)
+        cpu.boost_masks(*args, *state.values())
+        gpu.boost_masks(*args[:5], *[gpu.asarray(a) for a in args[5:]], *dev.values())
+        for k, v in state.items():
+            np.testing.assert_array_equal(gpu.to_host(dev[k]), v, err_msg=k)
+    assert 0 < state["count"][0] < n + m                    # some entries changed, not all
+    assert 0 < state["col"].sum() < n and 0 < state["row"].sum() < m
+
+
 @pytest.mark.gpu
 def test_gpu_and_cpu_solve_the_same_lp(real_gpu):
     import gpulp
