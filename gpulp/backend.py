@@ -706,6 +706,7 @@ def window_by_launches(be, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axb
 # ----------------------------------------------------------------------------- CUDA kernels
 KERNEL_FILE = "pdhg.cu"
 _THREADS = 256
+_KKT_Q = 7              # partial sums a block of gpulp_kkt_partial (KKT_Q in pdhg.cu)
 # nonzeros per warp in the row-split SpMV: 1024 from the H100 profile of 2026-11-25 on the 10M
 # CVaR LP (A x 52.8 us against 54.4 at 256, A'y 59.6 us against 63.9; bench/RESULTS.md)
 SPMV_CHUNK = 1024
@@ -964,7 +965,7 @@ class CupyBackend:
             qxhat = qx = qd = xhat
         row_blocks = -(-m // _THREADS)
         blocks = max(1, row_blocks + -(-n // _THREADS))
-        partial = cp.empty(blocks * 7)
+        partial = cp.empty(blocks * _KKT_Q)
         out = cp.empty(10)
         self._kernel("kkt_partial")(
             (blocks,), (_THREADS,),

@@ -23,6 +23,12 @@ def test_loader_finds_every_kernel_it_names():
     used = {f"gpulp_{k}" for k in CupyBackend.KERNELS}
     assert used == defined
     assert os.path.isfile(kernel_path())
+    # the termination check's block size and partial sums a block, as the launch assumes
+    import re
+    from gpulp import backend
+    src = open(kernel_path()).read()
+    assert int(re.search(r"#define KKT_T (\d+)", src).group(1)) == backend._THREADS
+    assert int(re.search(r"#define KKT_Q (\d+)", src).group(1)) == backend._KKT_Q
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")

@@ -168,26 +168,16 @@ def _flush(log, tally):
 def _run(w, k, name, reduce, tally):
     """Apply one reduction and add what it removed to tally[name]."""
     v0 = w.version
-    rows0, cols0, nnz0 = _sizes(w)
+    rows0, cols0, nnz0 = w.sizes()
     tightened = int(reduce(w))
     entry = tally.setdefault(name, {"pass": k, "reduction": name, "rows_removed": 0,
                                     "cols_removed": 0, "nnz_removed": 0, "bounds_tightened": 0})
-    if w.version != v0:             # nothing changed, nothing removed
-        rows1, cols1, nnz1 = _sizes(w)
+    if w.version != v0:             # (an unchanged version removed nothing)
+        rows1, cols1, nnz1 = w.sizes()
         entry["rows_removed"] += rows0 - rows1
         entry["cols_removed"] += cols0 - cols1
         entry["nnz_removed"] += nnz0 - nnz1
     entry["bounds_tightened"] += tightened
-
-
-def _sizes(w):
-    """(live rows, live columns, live entries), counted once per version of `w` (a pass over the
-    masks: 2M columns on the transport LP, 7 reductions a pass)."""
-    got = w._cache.get("sizes")
-    if got is None or got[0] != w.version:
-        got = (w.version, (int(w.row_alive.sum()), int(w.col_alive.sum()), w.nnz))
-        w._cache["sizes"] = got
-    return got[1]
 
 
 def _norms(problem, reduced):

@@ -123,7 +123,7 @@ class Work:
         self._counts0 = counts
         # the columns as given (int32 from scipy: copying 10M of them to int64 took a quarter of
         # presolve's time on a large LP); every product with them has an int64 operand first
-        self.ci = A.indices if A.indices.dtype.kind == "i" else A.indices.astype(np.int64)
+        self.ci = A.indices
         self.v = np.asarray(A.data, dtype=np.float64)    # never written in place: a view is safe
         self.row_names, self.col_names = problem.row_names, problem.col_names
         self.stack = []
@@ -236,7 +236,14 @@ class Work:
     def row_counts(self):
         return self._cached("row_counts", lambda: np.bincount(self.entries()[0], minlength=self.m))
 
+    def sizes(self):
+        """(live rows, live columns, live entries), counted once per version (the driver asks
+        before and after every reduction: 2M columns on the transport LP)."""
+        return self._cached("sizes", lambda: (int(self.row_alive.sum()),
+                                              int(self.col_alive.sum()), self.nnz))
+
     def col_counts(self):
+        # the counts of a current col_stats() when there is one (no second pass), else bincount
         hit = self._cache.get("col_stats")
         if hit is not None and hit[0] == self.version:
             return hit[1][0]
