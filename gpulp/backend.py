@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["CpuBackend", "CupyBackend", "get_backend", "max_matching", "col_stats",
            "check_products", "gpu_unavailable_reason", "kernel_path", "kernel_names",
-           "spmv_chunks", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
+           "spmv_chunks", "SimplexKernels", "MarkowitzLU", "TAU", "SIGMA", "K0", "GAMMA", "NSCAL"]
 
 TAU, SIGMA, K0, GAMMA = 0, 1, 2, 3
 NSCAL = 4
@@ -287,11 +287,478 @@ def _check_products(indptr, indices, data, x, y, ax, aty):
         ax[r] = s
 
 
+# ------------------------------------------------------- the crossover's simplex pivots (host)
+def _simplex_price(dj, weights, w, lo, hi, isbasic, fixed, tolj, ptol, out):
+    # Devex pricing; dj of the basic variables is set to 0 on the way (the loop's own rule)
+    best = -1.0
+    q = -1
+    dirn = 0.0
+    for j in range(dj.size):
+        if isbasic[j]:
+            dj[j] = 0.0
+            continue
+        if fixed[j]:
+            continue
+        d = dj[j]
+        if d < -tolj:
+            if hi[j] < np.inf and w[j] >= hi[j] - ptol:
+                continue
+            s, dj_dir = d * d / weights[j], 1.0
+        elif d > tolj:
+            if lo[j] > -np.inf and w[j] <= lo[j] + ptol:
+                continue
+            s, dj_dir = d * d / weights[j], -1.0
+        else:
+            continue
+        if s > best:
+            best, q, dirn = s, j, dj_dir
+    out[0] = q
+    out[1] = dirn
+
+
+def _simplex_ratio(alpha, direction, wb, lb, ub, below, above, phase1, ptol, own, out):
+    # Harris's two passes over g = direction * alpha (w_B(theta) = w_B - theta g)
+    m = alpha.size
+    amax = 1.0
+    for i in range(m):
+        a = abs(alpha[i])
+        if a > amax:
+            amax = a
+    piv_tol = 1e-9 * amax
+    r1min = np.inf
+    for i in range(m):                  # pass 1: the largest step with bounds relaxed by ptol
+        g = direction * alpha[i]
+        if g > piv_tol:
+            blk = lb[i]
+            if phase1:
+                blk = ub[i] if above[i] else (-np.inf if below[i] else lb[i])
+            t = (wb[i] - blk + ptol) / g
+        elif g < -piv_tol:
+            blk = ub[i]
+            if phase1:
+                blk = lb[i] if below[i] else (np.inf if above[i] else ub[i])
+            t = (wb[i] - blk - ptol) / g
+        else:
+            continue
+        if t == t and t < r1min:
+            r1min = t
+    tmax = min(r1min, own)
+    r = -1
+    gbest = -1.0
+    r0min = np.inf
+    blk_r = 0.0
+    t_r = 0.0
+    for i in range(m):                  # pass 2: of the steps within it, the largest |g|
+        g = direction * alpha[i]
+        if g > piv_tol:
+            blk = lb[i]
+            if phase1:
+                blk = ub[i] if above[i] else (-np.inf if below[i] else lb[i])
+        elif g < -piv_tol:
+            blk = ub[i]
+            if phase1:
+                blk = lb[i] if below[i] else (np.inf if above[i] else ub[i])
+        else:
+            continue
+        t = (wb[i] - blk) / g
+        if not (t <= tmax) or not (abs(t) < np.inf):
+            continue
+        if t < r0min:
+            r0min = t
+        if abs(g) > gbest:
+            gbest, r, blk_r, t_r = abs(g), i, blk, t
+    out[0] = r1min
+    out[1] = r
+    out[2] = r0min
+    out[3] = blk_r
+    out[4] = t_r
+
+
+def _simplex_devex(arow, q, leave, dj, has_dj, alpha_r, weights):
+    # the reduced costs and Devex weights from the pivot row; returns the largest weight
+    if has_dj:
+        dq = dj[q] / alpha_r
+        for j in range(arow.size):
+            dj[j] -= dq * arow[j]
+        dj[q] = 0.0
+    ar_q = arow[q]
+    top = 0.0
+    if abs(ar_q) > 1e-12:
+        wq = max(weights[q], 1.0)
+        for j in range(arow.size):
+            v = arow[j] / ar_q
+            v = v * v * wq
+            if v > weights[j]:
+                weights[j] = v
+        weights[leave] = max(wq / (ar_q * ar_q), 1.0)
+    for j in range(arow.size):
+        if weights[j] > top:
+            top = weights[j]
+    return top
+
+
+def _eta_ftran(E, rows, k, V):
+    # the product-form updates 0..k-1, in order, on each column of V (m x p)
+    for e in range(k):
+        r = rows[e]
+        ar = E[e, r]
+        for c in range(V.shape[1]):
+            vr = V[r, c] / ar
+            if vr != 0.0:
+                for i in range(V.shape[0]):
+                    V[i, c] -= vr * E[e, i]
+            V[r, c] = vr
+
+
+def _eta_btran(E, rows, k, c):
+    # the transposed updates k-1..0 on c
+    for e in range(k - 1, -1, -1):
+        r = rows[e]
+        s = 0.0
+        for i in range(c.size):
+            s += E[e, i] * c[i]
+        cr = c[r]
+        s -= E[e, r] * cr
+        c[r] = (cr - s) / E[e, r]
+
+
+def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
+    # Markowitz LU with threshold u of the m x m CSC matrix (ip, ix, vx); see MarkowitzLU. Stops
+    # (status 2) with the active submatrix dense (D, its rows and columns) once it holds more
+    # than dense_at r^2 entries, r <= dense_max the steps left
+    m = ip.size - 1
+    nnz = ip[m]
+    # the active columns (rows and values) and rows (column patterns), each a segment of a pool
+    cap0 = 2 * nnz + 8 * m + 16
+    cpool_i = np.empty(cap0, dtype=np.int64)
+    cpool_v = np.empty(cap0, dtype=np.float64)
+    cstart = np.empty(m, dtype=np.int64)
+    clen = np.zeros(m, dtype=np.int64)
+    ccap = np.empty(m, dtype=np.int64)
+    rlen = np.zeros(m, dtype=np.int64)
+    for k in range(nnz):
+        rlen[ix[k]] += 1
+    rpool = np.empty(cap0, dtype=np.int64)
+    rstart = np.empty(m, dtype=np.int64)
+    rcap = np.empty(m, dtype=np.int64)
+    ctop = 0
+    rtop = 0
+    for j in range(m):
+        c = ip[j + 1] - ip[j]
+        cstart[j] = ctop
+        ccap[j] = c + 4
+        for k in range(ip[j], ip[j + 1]):
+            cpool_i[ctop] = ix[k]
+            cpool_v[ctop] = vx[k]
+            ctop += 1
+        clen[j] = c
+        ctop += 4
+    for i in range(m):
+        rstart[i] = rtop
+        rcap[i] = rlen[i] + 4
+        rtop += rlen[i] + 4
+        rlen[i] = 0
+    for j in range(m):
+        for k in range(ip[j], ip[j + 1]):
+            i = ix[k]
+            rpool[rstart[i] + rlen[i]] = j
+            rlen[i] += 1
+    ralive = np.ones(m, dtype=np.bool_)
+    calive = np.ones(m, dtype=np.bool_)
+    pr = np.empty(m, dtype=np.int64)
+    pc = np.empty(m, dtype=np.int64)
+    piv = np.empty(m, dtype=np.float64)
+    lstart = np.zeros(m + 1, dtype=np.int64)
+    ustart = np.zeros(m + 1, dtype=np.int64)
+    lcap = nnz + m + 16
+    l_i = np.empty(lcap, dtype=np.int64)
+    l_v = np.empty(lcap, dtype=np.float64)
+    u_j = np.empty(lcap, dtype=np.int64)
+    u_v = np.empty(lcap, dtype=np.float64)
+    ltop = 0
+    utop = 0
+    mark = np.full(m, -1, dtype=np.int64)
+    cand = np.empty(4, dtype=np.int64)
+    # the active columns in buckets by their count (doubly linked), and a stack of rows that
+    # became singletons
+    head = np.full(m + 1, -1, dtype=np.int64)
+    nxt = np.full(m, -1, dtype=np.int64)
+    prv = np.full(m, -1, dtype=np.int64)
+    for j in range(m):
+        c = clen[j]
+        nxt[j] = head[c]
+        if head[c] >= 0:
+            prv[head[c]] = j
+        head[c] = j
+    sing = np.empty(m + 16, dtype=np.int64)
+    ns = 0
+    for i in range(m):
+        if rlen[i] == 1:
+            sing[ns] = i
+            ns += 1
+    status = 0
+    nstep = 0
+    annz = nnz                          # entries in the active submatrix
+    D = np.zeros((0, 0))
+    rowids = np.empty(0, dtype=np.int64)
+    colids = np.empty(0, dtype=np.int64)
+    for step in range(m):
+        nstep = step
+        r = m - step
+        if dense_at > 0.0 and 40 <= r <= dense_max and annz > dense_at * r * r:
+            status = 2
+            D = np.zeros((r, r))
+            rowids = np.empty(r, dtype=np.int64)
+            colids = np.empty(r, dtype=np.int64)
+            t = 0
+            for i in range(m):
+                if ralive[i]:
+                    mark[i] = t
+                    rowids[t] = i
+                    t += 1
+            t = 0
+            for j in range(m):
+                if calive[j]:
+                    colids[t] = j
+                    for s in range(cstart[j], cstart[j] + clen[j]):
+                        D[mark[cpool_i[s]], t] = cpool_v[s]
+                    t += 1
+            break
+        # the pivot: a row singleton passing the threshold, or the fewest (r - 1)(c - 1)
+        # passing it in the (up to) four active columns of fewest entries
+        best_cost = -1
+        bp = -1
+        bq = -1
+        while ns > 0 and best_cost != 0:
+            ns -= 1
+            i = sing[ns]
+            if not ralive[i] or rlen[i] != 1:
+                continue
+            j = rpool[rstart[i]]
+            amax = 0.0
+            aij = 0.0
+            for t in range(cstart[j], cstart[j] + clen[j]):
+                a = abs(cpool_v[t])
+                if a > amax:
+                    amax = a
+                if cpool_i[t] == i:
+                    aij = a
+            if aij > 0.0 and aij >= u * amax:
+                best_cost, bp, bq = 0, i, j
+        if best_cost != 0:
+            if head[0] >= 0:
+                status = 1              # an empty active column: singular
+                break
+            nc = 0
+            c = 1
+            while nc < 4 and c <= m:
+                j = head[c]
+                while j >= 0 and nc < 4:
+                    cand[nc] = j
+                    nc += 1
+                    j = nxt[j]
+                c += 1
+            for t0 in range(nc):
+                j = cand[t0]
+                amax = 0.0
+                for t in range(cstart[j], cstart[j] + clen[j]):
+                    a = abs(cpool_v[t])
+                    if a > amax:
+                        amax = a
+                if amax == 0.0:
+                    continue
+                for t in range(cstart[j], cstart[j] + clen[j]):
+                    a = abs(cpool_v[t])
+                    if a >= u * amax:
+                        cost = (rlen[cpool_i[t]] - 1) * (clen[j] - 1)
+                        if best_cost < 0 or cost < best_cost:
+                            best_cost, bp, bq = cost, cpool_i[t], j
+                if best_cost == 0:
+                    break
+        if bp < 0:
+            status = 1                  # no usable pivot: singular
+            break
+        p, q = bp, bq
+        # the pivot column: multipliers, and q leaves the patterns of its rows
+        pv = 0.0
+        for t in range(cstart[q], cstart[q] + clen[q]):
+            if cpool_i[t] == p:
+                pv = cpool_v[t]
+        pr[step] = p
+        pc[step] = q
+        piv[step] = pv
+        lq = clen[q] - 1
+        if ltop + lq > l_i.size:
+            n2 = 2 * l_i.size + lq
+            a1 = np.empty(n2, dtype=np.int64)
+            a1[:ltop] = l_i[:ltop]
+            l_i = a1
+            a2 = np.empty(n2, dtype=np.float64)
+            a2[:ltop] = l_v[:ltop]
+            l_v = a2
+        lbeg = ltop
+        for t in range(cstart[q], cstart[q] + clen[q]):
+            i = cpool_i[t]
+            if i == p:
+                continue
+            l_i[ltop] = i
+            l_v[ltop] = cpool_v[t] / pv
+            ltop += 1
+            for s in range(rstart[i], rstart[i] + rlen[i]):     # drop q from row i
+                if rpool[s] == q:
+                    rpool[s] = rpool[rstart[i] + rlen[i] - 1]
+                    rlen[i] -= 1
+                    break
+            if rlen[i] == 1:
+                if ns == sing.size:
+                    g = np.empty(2 * ns, dtype=np.int64)
+                    g[:ns] = sing[:ns]
+                    sing = g
+                sing[ns] = i
+                ns += 1
+        lstart[step + 1] = ltop
+        annz -= clen[q] + rlen[p] - 1
+        c = clen[q]                     # q leaves its bucket
+        if prv[q] >= 0:
+            nxt[prv[q]] = nxt[q]
+        else:
+            head[c] = nxt[q]
+        if nxt[q] >= 0:
+            prv[nxt[q]] = prv[q]
+        calive[q] = False
+        ralive[p] = False
+        clen[q] = 0
+        # the pivot row: U's row, and the update of each of its columns
+        if utop + rlen[p] > u_j.size:
+            n2 = 2 * u_j.size + rlen[p]
+            a3 = np.empty(n2, dtype=np.int64)
+            a3[:utop] = u_j[:utop]
+            u_j = a3
+            a4 = np.empty(n2, dtype=np.float64)
+            a4[:utop] = u_v[:utop]
+            u_v = a4
+        for s in range(rstart[p], rstart[p] + rlen[p]):
+            j = rpool[s]
+            if j == q:
+                continue
+            c = clen[j]                 # j leaves its bucket, to join the one of its new count
+            if prv[j] >= 0:
+                nxt[prv[j]] = nxt[j]
+            else:
+                head[c] = nxt[j]
+            if nxt[j] >= 0:
+                prv[nxt[j]] = prv[j]
+            # take row p out of column j
+            apj = 0.0
+            for t in range(cstart[j], cstart[j] + clen[j]):
+                if cpool_i[t] == p:
+                    apj = cpool_v[t]
+                    last = cstart[j] + clen[j] - 1
+                    cpool_i[t] = cpool_i[last]
+                    cpool_v[t] = cpool_v[last]
+                    clen[j] -= 1
+                    break
+            u_j[utop] = j
+            u_v[utop] = apj
+            utop += 1
+            if apj != 0.0 and lq > 0:
+                if clen[j] + lq > ccap[j]:          # room for the fill: move to the pool's end
+                    need = 2 * (clen[j] + lq) + 4
+                    if ctop + need > cpool_i.size:
+                        n2 = 2 * cpool_i.size + need
+                        b1 = np.empty(n2, dtype=np.int64)
+                        b1[:ctop] = cpool_i[:ctop]
+                        cpool_i = b1
+                        b2 = np.empty(n2, dtype=np.float64)
+                        b2[:ctop] = cpool_v[:ctop]
+                        cpool_v = b2
+                    for t in range(clen[j]):
+                        cpool_i[ctop + t] = cpool_i[cstart[j] + t]
+                        cpool_v[ctop + t] = cpool_v[cstart[j] + t]
+                    cstart[j] = ctop
+                    ccap[j] = need
+                    ctop += need
+                for t in range(cstart[j], cstart[j] + clen[j]):
+                    mark[cpool_i[t]] = t
+                for s2 in range(lbeg, ltop):
+                    i = l_i[s2]
+                    delta = -l_v[s2] * apj
+                    t = mark[i]
+                    if t >= 0:
+                        cpool_v[t] += delta
+                    else:                               # fill: (i, j) joins column j and row i
+                        t = cstart[j] + clen[j]
+                        cpool_i[t] = i
+                        cpool_v[t] = delta
+                        clen[j] += 1
+                        annz += 1
+                        mark[i] = t
+                        if rlen[i] == rcap[i]:
+                            need = 2 * rlen[i] + 4
+                            if rtop + need > rpool.size:
+                                b3 = np.empty(2 * rpool.size + need, dtype=np.int64)
+                                b3[:rtop] = rpool[:rtop]
+                                rpool = b3
+                            for t2 in range(rlen[i]):
+                                rpool[rtop + t2] = rpool[rstart[i] + t2]
+                            rstart[i] = rtop
+                            rcap[i] = need
+                            rtop += need
+                        rpool[rstart[i] + rlen[i]] = j
+                        rlen[i] += 1
+                for t in range(cstart[j], cstart[j] + clen[j]):
+                    mark[cpool_i[t]] = -1
+            c = clen[j]
+            nxt[j] = head[c]
+            prv[j] = -1
+            if head[c] >= 0:
+                prv[head[c]] = j
+            head[c] = j
+        rlen[p] = 0
+        ustart[step + 1] = utop
+        nstep = step + 1
+    return status, nstep, pr, pc, piv, lstart, l_i[:ltop].copy(), l_v[:ltop].copy(), ustart, \
+        u_j[:utop].copy(), u_v[:utop].copy(), D, rowids, colids
+
+
+def _lu_solve(pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v, b, x):
+    # B x = b (b is overwritten): L's column operations in order, then U backwards
+    m = pr.size
+    for k in range(m):
+        t = b[pr[k]]
+        if t != 0.0:
+            for s in range(lstart[k], lstart[k + 1]):
+                b[l_i[s]] -= l_v[s] * t
+    for k in range(m - 1, -1, -1):
+        acc = b[pr[k]]
+        for s in range(ustart[k], ustart[k + 1]):
+            acc -= u_v[s] * x[u_j[s]]
+        x[pc[k]] = acc / piv[k]
+
+
+def _lu_solve_t(pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v, c, y):
+    # B' y = c (c is overwritten): U' forwards by scattering, then L' backwards
+    m = pr.size
+    for k in range(m):
+        z = c[pc[k]] / piv[k]
+        y[pr[k]] = z
+        if z != 0.0:
+            for s in range(ustart[k], ustart[k + 1]):
+                c[u_j[s]] -= u_v[s] * z
+    for k in range(m - 1, -1, -1):
+        acc = 0.0
+        for s in range(lstart[k], lstart[k + 1]):
+            acc += l_v[s] * y[l_i[s]]
+        y[pr[k]] -= acc
+
 _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
            "col_stats": _col_stats, "check_products": _check_products,
            "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
-           "window": _window, "kkt_terms": _kkt_terms, "matching": _matching}
+           "window": _window, "kkt_terms": _kkt_terms, "matching": _matching,
+           "simplex_price": _simplex_price, "simplex_ratio": _simplex_ratio,
+           "simplex_devex": _simplex_devex, "eta_ftran": _eta_ftran, "eta_btran": _eta_btran,
+           "lu_factor": _lu_factor, "lu_solve": _lu_solve, "lu_solve_t": _lu_solve_t}
 _CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
 _JITTED = {}
 
@@ -355,6 +822,124 @@ def check_products(indptr, indices, data, x, y, n):
                                   np.asarray(x, dtype=np.float64),
                                   np.asarray(y, dtype=np.float64), ax, aty)
     return ax, aty
+
+
+DENSE_TAIL = 0.25   # MarkowitzLU: the active part goes to LAPACK once this dense (pilot: 14 -> ms)
+
+
+class MarkowitzLU:
+    """A sparse LU of a square CSC matrix B with Markowitz pivoting (the fewest (r - 1)(c - 1)
+    among the four shortest columns, or a row singleton) and a threshold u on each column:
+    |pivot| >= u max |column|, the pivot order of simplex codes (Suhl and Suhl 1990), which
+    keeps the factors of simplex bases sparser than a fill-reducing column order made before
+    the numbers are seen (pilot's late bases: 63k nonzeros in L and U against SuperLU's 210k
+    with COLAMD). `solve(b)` is like `numpy.linalg.solve(B, b)`, `solve(b, trans=True)` like
+    `numpy.linalg.solve(B.T, b)`. Raises numpy.linalg.LinAlgError when no pivot passes (a
+    structurally or numerically singular B). A host routine (Numba), used by the crossover."""
+
+    def __init__(self, B, u: float = 0.1, dense_at: float | None = None, dense_max: int = 3000):
+        dense_at = DENSE_TAIL if dense_at is None else dense_at
+        B = B.tocsc()
+        m = B.shape[0]
+        ip = np.asarray(B.indptr, dtype=np.int64)
+        ix = np.asarray(B.indices, dtype=np.int64)
+        vx = np.asarray(B.data, dtype=np.float64)
+        (status, k, pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v, D, rowids,
+         colids) = _jit("lu_factor", False)(ip, ix, vx, float(u), float(dense_at), int(dense_max))
+        if status == 1:
+            raise np.linalg.LinAlgError("singular basis: no pivot passes the threshold")
+        self.dense_tail = 0
+        if status == 2:                 # the dense rest by LAPACK (partial pivoting)
+            import scipy.linalg as sla
+            r = D.shape[0]
+            self.dense_tail = r
+            lu, swaps = sla.lu_factor(D, check_finite=False)
+            d = np.diag(lu)
+            if not np.all(np.isfinite(lu)) or np.any(d == 0.0):
+                raise np.linalg.LinAlgError("singular basis: a zero pivot in the dense part")
+            order = np.arange(r)
+            for t, s in enumerate(swaps):       # LAPACK's row interchanges, as an order
+                order[t], order[s] = order[s], order[t]
+            t, t2 = np.triu_indices(r, 1)      # step t, and the later rows / columns t2
+            lv, uv = lu.T[t, t2], lu[t, t2]
+            kl, ku = lv != 0.0, uv != 0.0
+            pr[k:], pc[k:], piv[k:] = rowids[order], colids, d
+            lstart[k + 1:] = lstart[k] + np.cumsum(np.bincount(t[kl], minlength=r))
+            ustart[k + 1:] = ustart[k] + np.cumsum(np.bincount(t[ku], minlength=r))
+            l_i = np.concatenate([l_i, rowids[order[t2[kl]]]])
+            l_v = np.concatenate([l_v, lv[kl]])
+            u_j = np.concatenate([u_j, colids[t2[ku]]])
+            u_v = np.concatenate([u_v, uv[ku]])
+        self.parts = (pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v)
+        self.m = m
+        self.nnz = int(l_i.size + u_j.size + m)     # L, U and the pivots
+        self._solve = _jit("lu_solve", False)
+        self._solve_t = _jit("lu_solve_t", False)
+
+    def solve(self, b, trans=False):
+        b = np.asarray(b, dtype=np.float64)
+        if b.ndim == 2:
+            return np.column_stack([self.solve(b[:, k], trans) for k in range(b.shape[1])])
+        w = b.copy()
+        x = np.empty(self.m)
+        (self._solve_t if trans else self._solve)(*self.parts, w, x)
+        return x
+
+
+class SimplexKernels:
+    """The crossover's per-pivot loops over the LP's variables and the basis's rows, as host
+    routines (Numba); each method says what it computes in NumPy. One pivot of the pure-NumPy
+    loop cost about 40 NumPy calls (185 us on pilot's 4,700 variables)."""
+
+    def __init__(self):
+        self.price = _jit("simplex_price", False)
+        self.ratio_fn = _jit("simplex_ratio", False)
+        self.devex_fn = _jit("simplex_devex", False)
+        self.ftran_fn = _jit("eta_ftran", False)
+        self.btran_fn = _jit("eta_btran", False)
+        self._out = np.zeros(5)
+
+    def pricing(self, dj, weights, w, lo, hi, isbasic, fixed, tolj, ptol):
+        """(q, direction): Devex's choice `argmax(where(up | down, dj**2 / weights, -1))` (the
+        first of equals), where up = movable & (dj < -tolj) & ~(w >= hi - ptol) (finite hi), down
+        = movable & (dj > tolj) & ~(w <= lo + ptol) (finite lo) and movable = ~isbasic & ~fixed;
+        direction +1 for up, -1 for down; (-1, 0.0) when no variable qualifies. Sets
+        dj[isbasic] = 0."""
+        out = self._out
+        self.price(dj, weights, w, lo, hi, isbasic, fixed, float(tolj), float(ptol), out)
+        return int(out[0]), float(out[1])
+
+    def ratio(self, alpha, direction, wb, lb, ub, below, above, phase1, ptol, own):
+        """Harris's two passes for w_B(theta) = wb - theta g, g = direction * alpha, counting
+        only |g| > piv_tol = 1e-9 max(1, max|alpha|): g > 0 blocks at blk_dec (lb; in phase 1,
+        ub where above and none where below), g < 0 at blk_inc (ub; in phase 1, lb where below
+        and none where above). r1 = (wb - blk_dec + ptol) / g or (wb - blk_inc - ptol) / g, NaN
+        read as inf; tmax = min(min(r1), own); r0 the same without ptol. Returns (min(r1), r,
+        min r0, blk_r, r0[r]): r the first row of largest |g| among those with finite
+        r0 <= tmax (-1 when none), min r0 over those rows, and r's blocking bound and r0."""
+        out = self._out
+        self.ratio_fn(alpha, float(direction), wb, lb, ub, below, above, bool(phase1),
+                      float(ptol), float(own), out)
+        return float(out[0]), int(out[1]), float(out[2]), float(out[3]), float(out[4])
+
+    def devex(self, arow, q, leave, dj, alpha_r, weights):
+        """The pivot row's updates: dj -= (dj[q] / alpha_r) * arow, then dj[q] = 0 (dj None: none);
+        when |arow[q]| > 1e-12, weights = maximum(weights, (arow / arow[q])**2 * wq) with wq =
+        max(weights[q], 1), then weights[leave] = max(wq / arow[q]**2, 1). Returns
+        weights.max()."""
+        has = dj is not None
+        return float(self.devex_fn(arow, int(q), int(leave), dj if has else arow, has,
+                                   float(alpha_r), weights))
+
+    def eta_ftran(self, E, rows, k, V):
+        """In place on V (m x p): for e in 0..k-1, with r = rows[e] and a = E[e]:
+        `V[r] /= a[r]; V[i] -= a[i] * V[r]` for i != r."""
+        self.ftran_fn(E, rows, int(k), V)
+
+    def eta_btran(self, E, rows, k, c):
+        """In place on c: for e in k-1..0, with r = rows[e] and a = E[e]:
+        `c[r] = (c[r] - (a @ c - a[r] * c[r])) / a[r]`."""
+        self.btran_fn(E, rows, int(k), c)
 
 
 def max_matching(ptr, idx, nrows):

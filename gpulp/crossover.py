@@ -62,6 +62,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .active_set import FIXED, FREE, LOWER, UPPER, ActiveSetPolisher, _basic_score
+from .backend import MarkowitzLU, SimplexKernels
 from .problem import FactorQ
 from .verify import kkt_check
 
@@ -87,11 +88,15 @@ class CrossoverOutcome:
 
 class _Basis:
     """The factorisation of M_B with product-form updates: ftran(a) = M_B^-1 a and
-    btran(c) = M_B^-T c."""
+    btran(c) = M_B^-T c. The updates' columns are rows of one array, applied by host
+    kernels."""
 
-    def __init__(self, MB):
+    def __init__(self, MB, kern):
         m = MB.shape[0]
-        self.etas = []
+        self.kern = kern
+        self.E = np.empty((REFACTOR, m))      # the updates' columns (alpha), one a row
+        self.rows = np.empty(REFACTOR, dtype=np.int64)
+        self.k = 0
         self.dense = m <= 400 or MB.nnz > 0.1 * m * m
         if self.dense:
             with warnings.catch_warnings():
@@ -101,20 +106,28 @@ class _Basis:
             if not np.all(np.isfinite(self.lu[0])) or d.min(initial=1.0) <= 1e-14 * max(d.max(initial=1.0), 1.0):
                 raise np.linalg.LinAlgError("singular basis")
         else:
-            self.lu = spla.splu(MB.tocsc(), permc_spec="COLAMD",
-                                options=dict(DiagPivotThresh=0.1))
+            try:
+                self.lu = MarkowitzLU(MB)
+            except np.linalg.LinAlgError:       # SuperLU decides (it stops only at exact zeros)
+                self.lu = spla.splu(MB.tocsc(), permc_spec="COLAMD",
+                                    options=dict(DiagPivotThresh=0.1))
+
+    @property
+    def etas(self) -> int:
+        """The number of product-form updates since the factorisation."""
+        return self.k
 
     def _solve(self, b, trans):
         if self.dense:
             return sla.lu_solve(self.lu, b, trans=1 if trans else 0, check_finite=False)
+        if isinstance(self.lu, MarkowitzLU):
+            return self.lu.solve(b, trans=trans)
         return self.lu.solve(b, trans="T" if trans else "N")
 
     def ftran(self, a):
-        v = self._solve(a, False)
-        for r, al in self.etas:
-            vr = v[r] / al[r]
-            v -= vr * al
-            v[r] = vr
+        v = np.ascontiguousarray(self._solve(a, False), dtype=np.float64)
+        if self.k:
+            self.kern.eta_ftran(self.E, self.rows, self.k, v.reshape(-1, 1))
         return v
 
     def ftran_many(self, Bm):
@@ -122,21 +135,24 @@ class _Basis:
         V = self._solve(Bm, False)
         if V.ndim == 1:
             V = V[:, None]
-        for r, al in self.etas:
-            vr = V[r] / al[r]
-            V -= np.outer(al, vr)
-            V[r] = vr
+        V = np.ascontiguousarray(V, dtype=np.float64)
+        if self.k:
+            self.kern.eta_ftran(self.E, self.rows, self.k, V)
         return V
 
     def btran(self, c):
         c = np.array(c, dtype=np.float64)
-        for r, al in reversed(self.etas):
-            cr = c[r]
-            c[r] = (cr - (al @ c - al[r] * cr)) / al[r]
+        if self.k:
+            self.kern.eta_btran(self.E, self.rows, self.k, c)
         return self._solve(c, True)
 
     def update(self, r, alpha):
-        self.etas.append((r, alpha))
+        if self.k == self.rows.size:          # more updates than REFACTOR: room for as many again
+            self.E = np.concatenate([self.E, np.empty_like(self.E)])
+            self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
+        self.E[self.k] = alpha
+        self.rows[self.k] = r
+        self.k += 1
 
 
 # what building the crossover's scaled LP costs (the geometric scaling's passes, [A -I] and its
@@ -222,6 +238,7 @@ class Crossover:
         problem, A, m, n = self.problem, self.A, self.m, self.n
         R, S = _geometric_scaling(A)
         self.R, self.S = R, S
+        self.kern = SimplexKernels()
         As = (sp.diags(R) @ A @ sp.diags(S)).tocsc()
         self.As = As
         self.M = sp.hstack([As, -sp.identity(m, format="csc")], format="csc")
@@ -324,6 +341,7 @@ class Crossover:
         self.fac = None
         self.since = REFACTOR
         self._dj = None              # phase 2 reduced costs, updated between factorisations
+        self._p1 = None              # phase 1: what its next pass updates (_phase1_update)
         self._zh = None              # QPs: (key, S, Z_B, Z'HZ) kept between steps
         self._fbest, self._stall = math.inf, 0     # QPs: the best objective, steps since
         return True
@@ -354,7 +372,7 @@ class Crossover:
             self.seconds += time.perf_counter() - t0
 
     def _factor(self):
-        self.fac = _Basis(self.M[:, self.basic])
+        self.fac = _Basis(self.M[:, self.basic], self.kern)
         self.since = 0
         nb = ~self.isbasic
         self.w[self.basic] = self.fac.ftran(-(self.M[:, nb] @ self.w[nb]))
@@ -370,10 +388,9 @@ class Crossover:
 
     def _pivots(self, deadline, max_pivots):
         """Simplex pivots until optimal ("optimal"), the deadline ("limit") or a failure."""
-        MT, lo, hi, cost = self.MT, self.lo, self.hi, self.cost
+        MT, lo, hi, cost, kern = self.MT, self.lo, self.hi, self.cost, self.kern
         m = self.m
         basic, isbasic, w = self.basic, self.isbasic, self.w
-        fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         fixed = lo == hi
         count = 0
         while count < max_pivots:
@@ -390,6 +407,7 @@ class Crossover:
             lb, ub = lo[basic], hi[basic]
             below = wb < lb - ptol
             above = wb > ub + ptol
+            last, self._p1 = self._p1, None
             fresh = True
             if self.qp and not (below.any() or above.any()):
                 self.phase = 2              # QPs: reduced-gradient steps
@@ -403,8 +421,13 @@ class Crossover:
                 self.phase = 1
                 self._dj = None
                 cb = np.where(below, -1.0, np.where(above, 1.0, 0.0))
-                y1 = fac.btran(cb)
-                dj = -(MT @ y1)
+                upd = self._phase1_update(last, cb) if self.since > 0 else None
+                if upd is None:
+                    y1 = fac.btran(cb)
+                    dj = -(MT @ y1)
+                else:
+                    y1, dj = upd
+                    fresh = False
                 tolj = 1e-9
             else:
                 if self.phase != 2:
@@ -417,15 +440,9 @@ class Crossover:
                     fresh = False           # updated from the pivot rows since the last one
                 dj = self._dj
                 tolj = self.dtol
-            dj[basic] = 0.0
             # entering candidates: d < 0 and able to increase, or d > 0 and able to decrease
-            at_lo = fin_lo & (w <= lo + ptol)
-            at_hi = fin_hi & (w >= hi - ptol)
-            movable = ~isbasic & ~fixed
-            up = movable & ~at_hi & (dj < -tolj)
-            down = movable & ~at_lo & (dj > tolj)
-            cand = up | down
-            if not cand.any():
+            q, direction = kern.pricing(dj, self.weights, w, lo, hi, isbasic, fixed, tolj, ptol)
+            if q < 0:
                 if not fresh:               # confirm with reduced costs computed afresh
                     self._dj = None
                     continue
@@ -433,62 +450,44 @@ class Crossover:
                     return "optimal"
                 self.farkas = y1 * self.R      # (phase 1 set y1 in this pass: it is fresh)
                 return "infeasible"
-            q = int(np.argmax(np.where(cand, dj * dj / self.weights, -1.0)))
-            direction = 1.0 if up[q] else -1.0
             alpha = fac.ftran(self._column(q))
-            g = direction * alpha                     # w_B(theta) = w_B - theta g
-            # Harris's two-pass ratio test; an infeasible basic variable blocks where it
-            # becomes feasible, and never in the direction away from its bounds
-            piv_tol = 1e-9 * max(1.0, float(np.max(np.abs(alpha))))
-            dec, inc = g > piv_tol, g < -piv_tol
-            if self.phase == 1:
-                blk_dec = np.where(above, ub, np.where(below, -np.inf, lb))
-                blk_inc = np.where(below, lb, np.where(above, np.inf, ub))
-            else:
-                blk_dec, blk_inc = lb, ub
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r1 = np.where(dec, (wb - blk_dec + ptol) / g,
-                              np.where(inc, (wb - blk_inc - ptol) / g, np.inf))
-                r0 = np.where(dec, (wb - blk_dec) / g, np.where(inc, (wb - blk_inc) / g, np.inf))
-            r1[np.isnan(r1)] = np.inf
-            r0[np.isnan(r0)] = np.inf
+            # Harris's two-pass ratio test on w_B(theta) = w_B - theta direction alpha; an
+            # infeasible basic variable blocks where it becomes feasible, and never in the
+            # direction away from its bounds
             own = float(hi[q] - w[q] if direction > 0 else w[q] - lo[q])   # its own bound
-            tmax = min(float(r1.min(initial=np.inf)), own)
+            r1min, r, r0min, leave_val, theta = kern.ratio(alpha, direction, wb, lb, ub, below,
+                                                           above, self.phase == 1, ptol, own)
+            tmax = min(r1min, own)
             if not np.isfinite(tmax):
                 if self.phase != 2:
                     return "stalled"
-                # q moves by theta*direction, w_B by -theta g
-                self.ray = self._original_direction(([q], direction), (basic, -g))
+                # q moves by theta*direction, w_B by -theta direction alpha
+                self.ray = self._original_direction(([q], direction), (basic, -direction * alpha))
                 return "unbounded"
-            elig = (r0 <= tmax) & np.isfinite(r0)
             count += 1
             self.pivots += 1
-            if own <= tmax and (not elig.any() or own <= float(r0[elig].min())):
+            if own <= tmax and (r < 0 or own <= r0min):
                 # a bound flip: the entering variable reaches its other bound first
-                w[basic] = wb - own * g
+                w[basic] = wb - (own * direction) * alpha
                 w[q] = hi[q] if direction > 0 else lo[q]
                 self.issuper[q] = False
+                if self.phase == 1:
+                    self._p1 = (cb, y1, dj, None)
                 continue
-            if not elig.any():
+            if r < 0:
                 return "stalled"
-            cands = np.flatnonzero(elig)
-            r = int(cands[np.argmax(np.abs(g[cands]))])
-            theta = max(float(r0[r]), 0.0)
+            theta = max(theta, 0.0)
             leave = int(basic[r])
-            leave_val = blk_dec[r] if dec[r] else blk_inc[r]
-            # Devex reference weights, from the pivot row
-            arow = MT @ fac.btran(np.eye(1, m, r).ravel())
-            ar_q = arow[q]
-            if self._dj is not None:        # phase 2: the reduced costs from the pivot row
-                self._dj -= (self._dj[q] / alpha[r]) * arow
-                self._dj[q] = 0.0
-            if abs(ar_q) > 1e-12:
-                wq = max(self.weights[q], 1.0)
-                np.maximum(self.weights, (arow / ar_q) ** 2 * wq, out=self.weights)
-                self.weights[leave] = max(wq / (ar_q * ar_q), 1.0)
-            if self.weights.max() > 1e12:
+            # Devex reference weights (and phase 2's reduced costs), from the pivot row
+            rho = np.zeros(m)
+            rho[r] = 1.0
+            rho = fac.btran(rho)
+            arow = MT @ rho
+            if kern.devex(arow, q, leave, self._dj, float(alpha[r]), self.weights) > 1e12:
                 self.weights[:] = 1.0
-            w[basic] = wb - theta * g
+            if self.phase == 1:
+                self._p1 = (cb, y1, dj, (r, leave, alpha, rho, arow))
+            w[basic] = wb - (theta * direction) * alpha
             w[q] = w[q] + direction * theta
             w[leave] = leave_val
             basic[r] = q
@@ -498,6 +497,28 @@ class Crossover:
             fac.update(r, alpha)
             self.since += 1
         return "limit"
+
+    @staticmethod
+    def _phase1_update(last, cb):
+        """Phase 1's multipliers and reduced costs (y1, dj) for the costs cb, updated from the
+        last pivot's (kept in `last`) without a solve, or None when they must be computed
+        afresh. A bound flip keeps the basis: the old ones hold when cb is unchanged. A basis
+        change at row r (B' = B E, E = I + (alpha - e_r) e_r') gives
+        y' = B^-T (cb - e_r (alpha'cb - cb_r) / alpha_r): when cb differs from the old costs
+        at row r alone (by delta), y' = y1 + (delta - (alpha'cb - cb_r) / alpha_r) rho_r, with
+        rho_r = B^-T e_r and its row arow = M' rho_r, both from the pivot."""
+        if last is None:
+            return None
+        cb0, y1, dj, piv = last
+        diff = np.flatnonzero(cb != cb0)
+        if piv is None:
+            return (y1, dj) if diff.size == 0 else None
+        r, leave, alpha, rho, arow = piv
+        if diff.size > 1 or (diff.size == 1 and diff[0] != r):
+            return None
+        coef = (cb[r] - cb0[r]) - (float(alpha @ cb) - cb[r]) / alpha[r]
+        dj[leave] = -cb0[r]             # the pricing zeroed it while the variable was basic
+        return y1 + coef * rho, dj - coef * arow
 
     def _cg_direction(self, sup, dS, MS):
         """(p, Z_B p): conjugate gradients on Z'HZ p = -dS, stopped at zero curvature, for
@@ -566,7 +587,7 @@ class Crossover:
         solve, one Hessian product), and a basis exchange is a rank-one change (_exchange).
         A new factorisation, or a larger change of S, forms them again (one solve with |S|
         right-hand sides)."""
-        key = (id(self.fac), len(self.fac.etas))
+        key = (id(self.fac), self.fac.etas)
         kept = self._zh
         if kept is not None and kept[0] == key:
             _, csup, ZB, Hr = kept
@@ -619,7 +640,7 @@ class Crossover:
         Z'HZ gains v c' + c v' + c_jq v v', where c is the column jq of the old Z'HZ."""
         kept = self._zh
         self._zh = None
-        if (kept is None or kept[0] != (id(self.fac), len(self.fac.etas) - 1)
+        if (kept is None or kept[0] != (id(self.fac), self.fac.etas - 1)
                 or not np.array_equal(kept[1], sup)):
             return
         _, csup, ZB, Hr = kept
@@ -630,7 +651,7 @@ class Crossover:
         ZBn = ZB[:, rest] + np.outer(zq, v)       # row k comes out as v
         c = Hr[rest, jq]
         Hn = Hr[np.ix_(rest, rest)] + np.outer(v, c) + np.outer(c, v) + Hr[jq, jq] * np.outer(v, v)
-        self._zh = ((id(self.fac), len(self.fac.etas)), csup[rest], ZBn, Hn)
+        self._zh = ((id(self.fac), self.fac.etas), csup[rest], ZBn, Hn)
 
     def _rg_direction(self, sup, dS, MS):
         """(p, Z_B p, slope, the whole direction t, the exact step along it (inf without
