@@ -70,7 +70,9 @@ __all__ = ["Crossover", "CrossoverOutcome", "crossover"]
 
 logger = logging.getLogger("gpulp")
 
-REFACTOR = 48          # eta updates between factorisations
+REFACTOR = 48          # eta updates between factorisations (QPs)
+REFACTOR_LP = 96       # ...and on LPs, where they are cheap next to a factorisation (pilot: 4.9 ->
+                       # 4.0 s with DENSE_TAIL 0.6)
 DENSE_SUPERBASICS = 300   # QPs: up to this many superbasic variables, the reduced Hessian whole
 STALL_STEPS = 30         # QPs: reduced-gradient steps without descent before the point is checked
 DENSE_REPAIR = 1000       # basis repair: LAPACK's LU up to this many structural columns, SuperLU beyond
@@ -91,11 +93,11 @@ class _Basis:
     btran(c) = M_B^-T c. The updates' columns are rows of one array, applied by host
     kernels."""
 
-    def __init__(self, MB, kern):
+    def __init__(self, MB, kern, cap=REFACTOR):
         m = MB.shape[0]
         self.kern = kern
-        self.E = np.empty((REFACTOR, m))      # the updates' columns (alpha), one a row
-        self.rows = np.empty(REFACTOR, dtype=np.int64)
+        self.E = np.empty((cap, m))           # the updates' columns (alpha), one a row
+        self.rows = np.empty(cap, dtype=np.int64)
         self.k = 0
         self.dense = m <= 400 or MB.nnz > 0.1 * m * m
         if self.dense:
@@ -147,7 +149,7 @@ class _Basis:
         return self._solve(c, True)
 
     def update(self, r, alpha):
-        if self.k == self.rows.size:          # more updates than REFACTOR: room for as many again
+        if self.k == self.rows.size:          # more updates than cap: room for as many again
             self.E = np.concatenate([self.E, np.empty_like(self.E)])
             self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
         self.E[self.k] = alpha
@@ -339,7 +341,8 @@ class Crossover:
         self.ptol, self.dtol = self.ptol0, self.dtol0
         self.tightened = 0
         self.fac = None
-        self.since = REFACTOR
+        self.refactor = REFACTOR if self.qp else REFACTOR_LP
+        self.since = self.refactor
         self._dj = None              # phase 2 reduced costs, updated between factorisations
         self._p1 = None              # phase 1: what its next pass updates (_phase1_update)
         self._zh = None              # QPs: (key, S, Z_B, Z'HZ) kept between steps
@@ -372,7 +375,7 @@ class Crossover:
             self.seconds += time.perf_counter() - t0
 
     def _factor(self):
-        self.fac = _Basis(self.M[:, self.basic], self.kern)
+        self.fac = _Basis(self.M[:, self.basic], self.kern, self.refactor)
         self.since = 0
         nb = ~self.isbasic
         self.w[self.basic] = self.fac.ftran(-(self.M[:, nb] @ self.w[nb]))
@@ -394,7 +397,7 @@ class Crossover:
         fixed = lo == hi
         count = 0
         while count < max_pivots:
-            if self.since >= REFACTOR:
+            if self.since >= self.refactor:
                 try:
                     self._factor()
                 except (RuntimeError, np.linalg.LinAlgError, ValueError) as exc:
@@ -692,7 +695,7 @@ class Crossover:
         ptol, dtol = self.ptol, self.dtol
         self.rg_steps += 1
         if self.rg_steps % REFACTOR == 0:
-            self.since = REFACTOR           # refresh x_B from the nonbasic values now and then
+            self.since = self.refactor      # refresh x_B from the nonbasic values now and then
         g = self._gradient()
         # no descent for STALL_STEPS steps: the reduced gradient left is rounding noise (an
         # ill-conditioned basis: liswet's second differences), so the point goes to the check
