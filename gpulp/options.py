@@ -182,6 +182,14 @@ class Options:
     transport LP (1M nonzeros) it ran 65 s without finishing, where PDHG alone solved the LP in
     36 s (at 100,000 nonzeros it finished first, in 0.15 s). Range >= 0."""
 
+    crossover_share: float | None = None
+    """Seconds of crossover per second of PDHG once the crossover has a basis: the two take
+    turns, and the crossover's pivots are kept between turns. Default (None): 1 on the CPU and 2
+    on a GPU, where PDHG's iterations cost a quarter of the CPU's or less while the crossover's
+    host pivots cost the same. An LP that only the crossover finishes (pilot, greenbea) then
+    takes about 1.5x the crossover's time instead of 2x, and one that PDHG finishes at most 3x
+    PDHG's own time. Range > 0."""
+
     seed: int = 0
     """Seed of the power iteration's start vector."""
 
@@ -233,6 +241,10 @@ def _check(opts: Options):
         v = getattr(opts, name)
         if not isinstance(v, (int, float)) or v < 0:
             raise OptionsError(f"option {name!r} must be >= 0, got {v!r}")
+    v = opts.crossover_share
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                          or not (0.0 < v < math.inf)):
+        raise OptionsError(f"option 'crossover_share' must be a number > 0 (or None), got {v!r}")
     for name, choices in _CHOICES.items():
         if getattr(opts, name) not in choices:
             raise OptionsError(f"option {name!r} must be one of {choices}, got {getattr(opts, name)!r}")

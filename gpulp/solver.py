@@ -130,6 +130,7 @@ def _join(*parts):
 
 
 XOVER_SHARE = 1.0   # seconds of crossover per second of PDHG once the crossover has a basis
+XOVER_SHARE_GPU = 2.0   # ...on a GPU (Options.crossover_share says why)
 # without a time limit, the crossover's rough starts (see polish_moment) come at this many
 # seconds and at each doubling of it; with a limit, at half and at 85% of it
 ROUGH_MARK = 10.0
@@ -303,7 +304,8 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
     next_time = [t0 + 0.25]
     scheduled = [False]      # the pending attempt comes from that time schedule
     # once the crossover has a basis, it and PDHG take turns: slices of a tenth of the elapsed
-    # time, XOVER_SHARE of crossover per unit of PDHG
+    # time, `xover_share` of crossover per unit of PDHG
+    xover_share = _crossover_share(opts, be.name)
     xover_next = [math.inf]
     polish_due = [False]     # the last on_stats() was a polishing moment
     xover_err = [math.inf]   # the KKT error of the iterate the crossover started from
@@ -441,9 +443,9 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
         if budget <= 0.0:
             xover_next[0] = math.inf if last else now + 0.1 * (now - t0)
             return None
-        # the pivots are kept, so the crossover may take up to XOVER_SHARE times the iterating
+        # the pivots are kept, so the crossover may take up to `xover_share` times the iterating
         # time
-        if not last and xover.seconds > XOVER_SHARE * timers.get("iterate", 0.0) + 0.2:
+        if not last and xover.seconds > xover_share * timers.get("iterate", 0.0) + 0.2:
             xover_next[0] = now + 0.1 * (now - t0)
             return None
         if not resuming and xover.build_estimate > budget:
@@ -452,12 +454,13 @@ def _iterate(problem, opts, timers, t0, be, wp, sc, s, c, x_start=None, y_start=
             return None
         if not resuming:
             xover_err[0] = err
-            logger.info(f"crossover: starts from an iterate with KKT error {err:.1e}")
+            logger.info(f"crossover: starts from an iterate with KKT error {err:.1e} (share "
+                        f"{xover_share:g} of the iterating time)")
             if not xover.start(x, y, z):
                 return None
         out = xover.run(gate_tol, now + budget)
         end = time.perf_counter()
-        xover_next[0] = end + (end - now) / XOVER_SHARE
+        xover_next[0] = end + (end - now) / xover_share
         return out
 
     def unscale_primal_dual():
@@ -547,6 +550,13 @@ def _active_set_polisher(problem, opts):
     from .active_set import ActiveSetPolisher
     ap = ActiveSetPolisher(problem, max_dim=opts.active_set_max_dim)
     return ap if ap.applicable else None
+
+
+def _crossover_share(opts, device):
+    """Seconds of crossover per second of PDHG (Options.crossover_share; None: by device)."""
+    if opts.crossover_share is not None:
+        return float(opts.crossover_share)
+    return XOVER_SHARE_GPU if device == "gpu" else XOVER_SHARE
 
 
 def _crossover(problem, opts):

@@ -970,3 +970,21 @@ def test_markowitz_lu_pivots_for_stability_and_flags_singular_bases():
         MarkowitzLU(sp.csc_matrix(np.array([[1.0, 0.0], [2.0, 0.0]])))
     with pytest.raises(np.linalg.LinAlgError):          # two equal columns
         MarkowitzLU(sp.csc_matrix(np.array([[1.0, 1.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, 1.0]])))
+
+
+def test_crossover_share_defaults_by_device_and_is_an_option(caplog):
+    import logging
+
+    from gpulp.options import make_options
+    from gpulp.solver import XOVER_SHARE, XOVER_SHARE_GPU, _crossover_share
+    assert _crossover_share(make_options(), "cpu") == XOVER_SHARE == 1.0
+    assert _crossover_share(make_options(), "gpu") == XOVER_SHARE_GPU == 2.0
+    assert _crossover_share(make_options(crossover_share=3), "gpu") == 3.0
+    for bad in (0, -1.0, math.inf, math.nan, "2", True):
+        with pytest.raises(gpulp.OptionsError, match="crossover_share"):
+            make_options(crossover_share=bad)
+    p = _random_lp(3)
+    with caplog.at_level(logging.INFO, logger="gpulp"):
+        r = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover_share=3)
+    assert "(share 3 of the iterating time)" in caplog.text
+    assert r.status == Status.OPTIMAL
