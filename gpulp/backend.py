@@ -411,11 +411,43 @@ def _eta_ftran(E, rows, k, V):
 
 
 def _eta_btran(E, rows, k, c):
-    # the transposed updates k-1..0 on c
+    # the transposed updates k-1..0 on c. Each changes c at its own row only, so when c starts
+    # sparse (the pivot row's e_r) its nonzeros stay within those and the updates' rows, and the
+    # dot products need only them
+    m = c.size
+    idx = np.empty(m, dtype=np.int64)
+    seen = np.zeros(m, dtype=np.bool_)
+    n = 0
+    sparse = True
+    for i in range(m):
+        if c[i] != 0.0:
+            if n >= m // 4:
+                sparse = False
+                break
+            idx[n] = i
+            seen[i] = True
+            n += 1
+    if sparse:
+        for e in range(k):
+            r = rows[e]
+            if not seen[r]:
+                seen[r] = True
+                idx[n] = r
+                n += 1
+        if n < m // 4:
+            for e in range(k - 1, -1, -1):
+                r = rows[e]
+                s = 0.0
+                for t in range(n):
+                    s += E[e, idx[t]] * c[idx[t]]
+                cr = c[r]
+                s -= E[e, r] * cr
+                c[r] = (cr - s) / E[e, r]
+            return
     for e in range(k - 1, -1, -1):
         r = rows[e]
         s = 0.0
-        for i in range(c.size):
+        for i in range(m):
             s += E[e, i] * c[i]
         cr = c[r]
         s -= E[e, r] * cr

@@ -888,9 +888,10 @@ def test_simplex_kernels_match_their_numpy_definitions(seed):
     v = np.linalg.solve(B, b)
     kern.eta_ftran(E, rows, 5, v.reshape(-1, 1))
     assert np.allclose(v, Binv @ b)
-    c = b.copy()
-    kern.eta_btran(E, rows, 5, c)
-    assert np.allclose(np.linalg.solve(B.T, c), Binv.T @ b)
+    for c0 in (b, np.eye(1, m, 10).ravel(), np.eye(1, m, 11).ravel()):
+        c = c0.copy()                   # dense, and sparse (the pivot row's e_r: its own path)
+        kern.eta_btran(E, rows, 5, c)
+        assert np.allclose(np.linalg.solve(B.T, c), Binv.T @ c0)
 
 
 def test_phase1_update_matches_fresh_multipliers():
