@@ -316,6 +316,20 @@ def _simplex_price(dj, weights, w, lo, hi, isbasic, fixed, tolj, ptol, out):
     out[1] = dirn
 
 
+def _blocking(g, piv_tol, lb, ub, below, above, phase1):
+    # (side, bound) where w_B[i] - theta g blocks: side +1 when it decreases (to lb; in phase 1,
+    # to ub when above and nowhere when below), -1 when it increases, 0 when |g| <= piv_tol
+    if g > piv_tol:
+        if phase1:
+            return 1.0, ub if above else (-np.inf if below else lb)
+        return 1.0, lb
+    if g < -piv_tol:
+        if phase1:
+            return -1.0, lb if below else (np.inf if above else ub)
+        return -1.0, ub
+    return 0.0, 0.0
+
+
 def _simplex_ratio(alpha, direction, wb, lb, ub, below, above, phase1, ptol, own, out):
     # Harris's two passes over g = direction * alpha (w_B(theta) = w_B - theta g)
     m = alpha.size
@@ -328,18 +342,10 @@ def _simplex_ratio(alpha, direction, wb, lb, ub, below, above, phase1, ptol, own
     r1min = np.inf
     for i in range(m):                  # pass 1: the largest step with bounds relaxed by ptol
         g = direction * alpha[i]
-        if g > piv_tol:
-            blk = lb[i]
-            if phase1:
-                blk = ub[i] if above[i] else (-np.inf if below[i] else lb[i])
-            t = (wb[i] - blk + ptol) / g
-        elif g < -piv_tol:
-            blk = ub[i]
-            if phase1:
-                blk = lb[i] if below[i] else (np.inf if above[i] else ub[i])
-            t = (wb[i] - blk - ptol) / g
-        else:
+        side, blk = _blocking(g, piv_tol, lb[i], ub[i], below[i], above[i], phase1)
+        if side == 0.0:
             continue
+        t = (wb[i] - blk + side * ptol) / g
         if t == t and t < r1min:
             r1min = t
     tmax = min(r1min, own)
@@ -350,15 +356,8 @@ def _simplex_ratio(alpha, direction, wb, lb, ub, below, above, phase1, ptol, own
     t_r = 0.0
     for i in range(m):                  # pass 2: of the steps within it, the largest |g|
         g = direction * alpha[i]
-        if g > piv_tol:
-            blk = lb[i]
-            if phase1:
-                blk = ub[i] if above[i] else (-np.inf if below[i] else lb[i])
-        elif g < -piv_tol:
-            blk = ub[i]
-            if phase1:
-                blk = lb[i] if below[i] else (np.inf if above[i] else ub[i])
-        else:
+        side, blk = _blocking(g, piv_tol, lb[i], ub[i], below[i], above[i], phase1)
+        if side == 0.0:
             continue
         t = (wb[i] - blk) / g
         if not (t <= tmax) or not (abs(t) < np.inf):
@@ -454,6 +453,34 @@ def _eta_btran(E, rows, k, c):
         c[r] = (cr - s) / E[e, r]
 
 
+def _grow(a, used, extra):
+    # a with room for `extra` more entries after its first `used` (twice the size plus extra)
+    if used + extra <= a.size:
+        return a
+    b = np.empty(2 * a.size + extra, dtype=a.dtype)
+    b[:used] = a[:used]
+    return b
+
+
+def _link(j, c, head, nxt, prv):
+    # column j into the bucket of count c (doubly linked, j first)
+    nxt[j] = head[c]
+    prv[j] = -1
+    if head[c] >= 0:
+        prv[head[c]] = j
+    head[c] = j
+
+
+def _unlink(j, c, head, nxt, prv):
+    # column j out of the bucket of count c
+    if prv[j] >= 0:
+        nxt[prv[j]] = nxt[j]
+    else:
+        head[c] = nxt[j]
+    if nxt[j] >= 0:
+        prv[nxt[j]] = prv[j]
+
+
 def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
     # Markowitz LU with threshold u of the m x m CSC matrix (ip, ix, vx); see MarkowitzLU. Stops
     # (status 2) with the active submatrix dense (D, its rows and columns) once it holds more
@@ -517,11 +544,7 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
     nxt = np.full(m, -1, dtype=np.int64)
     prv = np.full(m, -1, dtype=np.int64)
     for j in range(m):
-        c = clen[j]
-        nxt[j] = head[c]
-        if head[c] >= 0:
-            prv[head[c]] = j
-        head[c] = j
+        _link(j, clen[j], head, nxt, prv)
     sing = np.empty(m + 16, dtype=np.int64)
     ns = 0
     for i in range(m):
@@ -620,14 +643,8 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
         pc[step] = q
         piv[step] = pv
         lq = clen[q] - 1
-        if ltop + lq > l_i.size:
-            n2 = 2 * l_i.size + lq
-            a1 = np.empty(n2, dtype=np.int64)
-            a1[:ltop] = l_i[:ltop]
-            l_i = a1
-            a2 = np.empty(n2, dtype=np.float64)
-            a2[:ltop] = l_v[:ltop]
-            l_v = a2
+        l_i = _grow(l_i, ltop, lq)
+        l_v = _grow(l_v, ltop, lq)
         lbeg = ltop
         for t in range(cstart[q], cstart[q] + clen[q]):
             i = cpool_i[t]
@@ -642,44 +659,23 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
                     rlen[i] -= 1
                     break
             if rlen[i] == 1:
-                if ns == sing.size:
-                    g = np.empty(2 * ns, dtype=np.int64)
-                    g[:ns] = sing[:ns]
-                    sing = g
+                sing = _grow(sing, ns, 1)
                 sing[ns] = i
                 ns += 1
         lstart[step + 1] = ltop
         annz -= clen[q] + rlen[p] - 1
-        c = clen[q]                     # q leaves its bucket
-        if prv[q] >= 0:
-            nxt[prv[q]] = nxt[q]
-        else:
-            head[c] = nxt[q]
-        if nxt[q] >= 0:
-            prv[nxt[q]] = prv[q]
+        _unlink(q, clen[q], head, nxt, prv)     # q leaves its bucket
         calive[q] = False
         ralive[p] = False
         clen[q] = 0
         # the pivot row: U's row, and the update of each of its columns
-        if utop + rlen[p] > u_j.size:
-            n2 = 2 * u_j.size + rlen[p]
-            a3 = np.empty(n2, dtype=np.int64)
-            a3[:utop] = u_j[:utop]
-            u_j = a3
-            a4 = np.empty(n2, dtype=np.float64)
-            a4[:utop] = u_v[:utop]
-            u_v = a4
+        u_j = _grow(u_j, utop, rlen[p])
+        u_v = _grow(u_v, utop, rlen[p])
         for s in range(rstart[p], rstart[p] + rlen[p]):
             j = rpool[s]
             if j == q:
                 continue
-            c = clen[j]                 # j leaves its bucket, to join the one of its new count
-            if prv[j] >= 0:
-                nxt[prv[j]] = nxt[j]
-            else:
-                head[c] = nxt[j]
-            if nxt[j] >= 0:
-                prv[nxt[j]] = prv[j]
+            _unlink(j, clen[j], head, nxt, prv)     # to join the bucket of its new count
             # take row p out of column j
             apj = 0.0
             for t in range(cstart[j], cstart[j] + clen[j]):
@@ -696,14 +692,8 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
             if apj != 0.0 and lq > 0:
                 if clen[j] + lq > ccap[j]:          # room for the fill: move to the pool's end
                     need = 2 * (clen[j] + lq) + 4
-                    if ctop + need > cpool_i.size:
-                        n2 = 2 * cpool_i.size + need
-                        b1 = np.empty(n2, dtype=np.int64)
-                        b1[:ctop] = cpool_i[:ctop]
-                        cpool_i = b1
-                        b2 = np.empty(n2, dtype=np.float64)
-                        b2[:ctop] = cpool_v[:ctop]
-                        cpool_v = b2
+                    cpool_i = _grow(cpool_i, ctop, need)
+                    cpool_v = _grow(cpool_v, ctop, need)
                     for t in range(clen[j]):
                         cpool_i[ctop + t] = cpool_i[cstart[j] + t]
                         cpool_v[ctop + t] = cpool_v[cstart[j] + t]
@@ -727,10 +717,7 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
                         mark[i] = t
                         if rlen[i] == rcap[i]:
                             need = 2 * rlen[i] + 4
-                            if rtop + need > rpool.size:
-                                b3 = np.empty(2 * rpool.size + need, dtype=np.int64)
-                                b3[:rtop] = rpool[:rtop]
-                                rpool = b3
+                            rpool = _grow(rpool, rtop, need)
                             for t2 in range(rlen[i]):
                                 rpool[rtop + t2] = rpool[rstart[i] + t2]
                             rstart[i] = rtop
@@ -740,12 +727,7 @@ def _lu_factor(ip, ix, vx, u, dense_at, dense_max):
                         rlen[i] += 1
                 for t in range(cstart[j], cstart[j] + clen[j]):
                     mark[cpool_i[t]] = -1
-            c = clen[j]
-            nxt[j] = head[c]
-            prv[j] = -1
-            if head[c] >= 0:
-                prv[head[c]] = j
-            head[c] = j
+            _link(j, clen[j], head, nxt, prv)
         rlen[p] = 0
         ustart[step + 1] = utop
         nstep = step + 1
@@ -790,8 +772,11 @@ _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
            "window": _window, "kkt_terms": _kkt_terms, "matching": _matching,
            "simplex_price": _simplex_price, "simplex_ratio": _simplex_ratio,
            "simplex_devex": _simplex_devex, "eta_ftran": _eta_ftran, "eta_btran": _eta_btran,
-           "lu_factor": _lu_factor, "lu_solve": _lu_solve, "lu_solve_t": _lu_solve_t}
-_CALLEES = ("_spmv", "_primal_step", "_primal_step_q", "_dual_step")   # what a window calls
+           "lu_factor": _lu_factor, "lu_solve": _lu_solve, "lu_solve_t": _lu_solve_t,
+           "blocking": _blocking, "grow": _grow, "link": _link, "unlink": _unlink}
+# what a kernel calls (serial kernels, bound into its globals when it is compiled)
+_CALLEES = {"window": ("_spmv", "_primal_step", "_primal_step_q", "_dual_step"),
+            "simplex_ratio": ("_blocking",), "lu_factor": ("_grow", "_link", "_unlink")}
 _JITTED = {}
 
 
@@ -803,8 +788,7 @@ def _jit(name, parallel):
         import numba
         body = _BODIES[name]
         glb = dict(body.__globals__, prange=numba.prange if parallel else range)
-        if name == "window":     # serial only: the fused window calls serial kernels
-            glb.update({f: _jit(f[1:], False) for f in _CALLEES})
+        glb.update({f: _jit(f[1:], False) for f in _CALLEES.get(name, ())})
         fname = f"gpulp_{name}_{'par' if parallel else 'ser'}"
         fn = types.FunctionType(body.__code__, glb, fname)
         fn.__qualname__ = fname
@@ -856,8 +840,9 @@ def check_products(indptr, indices, data, x, y, n):
     return ax, aty
 
 
-DENSE_TAIL = 0.6    # MarkowitzLU: the active part goes to LAPACK once this dense (pilot's crossover:
-                    # 6.0 s sparse to the end, 4.5 s at 0.25, 4.0 s at 0.6, with 96 eta updates)
+# MarkowitzLU: the active part goes to LAPACK once this dense (pilot's crossover with 96 eta
+# updates: 6.0 s sparse to the end, 4.5 s at 0.25, 4.0 s at 0.6)
+DENSE_TAIL = 0.6
 
 
 class MarkowitzLU:
@@ -866,9 +851,10 @@ class MarkowitzLU:
     |pivot| >= u max |column|, the pivot order of simplex codes (Suhl and Suhl 1990), which
     keeps the factors of simplex bases sparser than a fill-reducing column order made before
     the numbers are seen (pilot's late bases: 63k nonzeros in L and U against SuperLU's 210k
-    with COLAMD). `solve(b)` is like `numpy.linalg.solve(B, b)`, `solve(b, trans=True)` like
-    `numpy.linalg.solve(B.T, b)`. Raises numpy.linalg.LinAlgError when no pivot passes (a
-    structurally or numerically singular B). A host routine (Numba), used by the crossover."""
+    with COLAMD). `solve(b)` is like `numpy.linalg.solve(B, b)`, `solve(b, trans="T")` like
+    `numpy.linalg.solve(B.T, b)` (SuperLU's interface, so the crossover calls either alike).
+    Raises numpy.linalg.LinAlgError when no pivot passes (a structurally or numerically
+    singular B). A host routine (Numba), used by the crossover."""
 
     def __init__(self, B, u: float = 0.1, dense_at: float | None = None, dense_max: int = 3000):
         dense_at = DENSE_TAIL if dense_at is None else dense_at
@@ -909,13 +895,15 @@ class MarkowitzLU:
         self._solve = _jit("lu_solve", False)
         self._solve_t = _jit("lu_solve_t", False)
 
-    def solve(self, b, trans=False):
+    def solve(self, b, trans="N"):
+        if trans not in ("N", "T"):
+            raise ValueError(f"trans must be 'N' or 'T', got {trans!r}")
         b = np.asarray(b, dtype=np.float64)
         if b.ndim == 2:
             return np.column_stack([self.solve(b[:, k], trans) for k in range(b.shape[1])])
         w = b.copy()
         x = np.empty(self.m)
-        (self._solve_t if trans else self._solve)(*self.parts, w, x)
+        (self._solve_t if trans == "T" else self._solve)(*self.parts, w, x)
         return x
 
 

@@ -122,9 +122,7 @@ class _Basis:
     def _solve(self, b, trans):
         if self.dense:
             return sla.lu_solve(self.lu, b, trans=1 if trans else 0, check_finite=False)
-        if isinstance(self.lu, MarkowitzLU):
-            return self.lu.solve(b, trans=trans)
-        return self.lu.solve(b, trans="T" if trans else "N")
+        return self.lu.solve(b, trans="T" if trans else "N")     # MarkowitzLU or SuperLU
 
     def ftran(self, a):
         v = np.ascontiguousarray(self._solve(a, False), dtype=np.float64)

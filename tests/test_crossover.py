@@ -955,10 +955,12 @@ def test_markowitz_lu_solves_like_dense_algebra(density, dense_at):
     assert (lu.dense_tail > 0) == (dense_at > 0 and density > 0.01)
     b = rng.normal(size=m)
     assert np.allclose(lu.solve(b), np.linalg.solve(D, b), atol=1e-9)
-    assert np.allclose(lu.solve(b, trans=True), np.linalg.solve(D.T, b), atol=1e-9)
+    assert np.allclose(lu.solve(b, trans="T"), np.linalg.solve(D.T, b), atol=1e-9)
     Bm = rng.normal(size=(m, 3))
     assert np.allclose(lu.solve(Bm), np.linalg.solve(D, Bm), atol=1e-9)
     assert lu.nnz >= B.nnz - 1
+    with pytest.raises(ValueError, match="trans"):
+        lu.solve(b, trans=True)
 
 
 def test_markowitz_lu_pivots_for_stability_and_flags_singular_bases():
