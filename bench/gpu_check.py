@@ -51,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gpulp  # noqa: E402
+from gpulp import backend  # noqa: E402
 from instances import generators  # noqa: E402
 
 LARGE = [("cvar", 10_100_000), ("allocation", 1_800_000), ("transport", 4_000_000)]
@@ -126,16 +127,24 @@ def part_floor(args):
     for kind, p in _floor_lps(args):
         m, n = p.num_rows, p.num_cols
         floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
-        for precision, value_bytes in (("float64", 8), ("mixed", 4)):
+        runs = [("float64", 8, True), ("mixed", 4, True)]
+        if _device(args) != "cpu":          # the CPU's window has no fused and unfused forms
+            runs.append(("float64", 8, False))
+        for precision, value_bytes, fused in runs:
             # the floor counts 12 bytes a nonzero (float64 value, int32 index); mixed
-            # moves 8
+            # moves 8. fused=False: the window's SpMVs and steps as separate kernels (the
+            # layout before the fused halves), for the comparison
             moved = 2 * p.nnz * (value_bytes + 4) + 10 * 8 * (m + n)
-            t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256,
-                                        200, precision)
-            _emit(args.out, "floor", kind=kind, precision=precision, rows=m, cols=n, nnz=p.nnz,
-                  copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6, iter_us=t_iter * 1e6,
-                  ratio=t_iter / (floor_bytes / bw), achieved_GBps=moved / t_iter / 1e9,
-                  timers=res.timers)
+            backend.FUSED_WINDOW = fused
+            try:
+                t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256,
+                                            200, precision)
+            finally:
+                backend.FUSED_WINDOW = True
+            _emit(args.out, "floor", kind=kind, precision=precision, fused=fused, rows=m,
+                  cols=n, nnz=p.nnz, copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6,
+                  iter_us=t_iter * 1e6, ratio=t_iter / (floor_bytes / bw),
+                  achieved_GBps=moved / t_iter / 1e9, timers=res.timers)
 
 
 def part_small(args):
@@ -268,6 +277,26 @@ def _profile(args, kind, p):
             Acs, ATcs = csp.csr_matrix(p.A), csp.csr_matrix(p.A.T.tocsr())
             cases["spmv A x, cuSPARSE"] = (lambda: cusparse.spmv(Acs, x, y=ax), spmv_bytes)
             cases["spmv A'y, cuSPARSE"] = (lambda: cusparse.spmv(ATcs, y, y=aty), spmv_bytes)
+        # each SpMV fused with its step (the window's default) against the two separate
+        # kernels above: bytes of the SpMV plus the step's vectors, less the product's round trip
+        cases["primal half, fused (A'y + primal_step)"] = (
+            lambda: be.primal_half(0, 1, scal, AT, y, aty, x, None, None, c, lo, hi, x0, xhat,
+                                   xbar), spmv_bytes + 8 * 8 * n)
+        cases["dual half, fused (A x + dual_step)"] = (
+            lambda: be.dual_half(0, 1, scal, A, x, ax, y, rl, ru, y0, yhat),
+            spmv_bytes + 6 * 8 * m)
+        # the vector SpMV at other lane counts than backend.vector_lanes chose, where it chose
+        # the vector layout: to tune the rule on the device
+        for side, M, v, out in (("A x", A, x, ax), ("A'y", AT, y, aty)):
+            if M.row_kernel != "vector":
+                continue
+            chosen = M.lanes
+            for lg in sorted({0, 2, 3, 4, 5} - {chosen}):
+                M2 = be.matrix(p.A if side == "A x" else p.A.T.tocsr())
+                M2.row_kernel, M2.lanes = "vector", lg
+                cases[f"spmv {side}, vector {1 << lg} lanes"] = (
+                    lambda M2=M2, v=v, out=out: be.spmv(M2, v, out), spmv_bytes)
+            cases[f"spmv {side}, vector {1 << chosen} lanes (chosen)"] = cases[f"spmv {side}"]
         # the row-split SpMV's chunk size, to tune backend.SPMV_CHUNK on the device
         for chunk in (256, 4096):
             alt = CupyBackend(chunk=chunk)
@@ -355,7 +384,8 @@ def _summarise(r, lines, agree):
     if "error" in r:
         lines.append(f"ERROR {part}: {r['error']}")
     elif part == "floor":
-        lines.append(f"floor {r.get('kind', 'cvar')} {r['precision']}: "
+        lines.append(f"floor {r.get('kind', 'cvar')} {r['precision']}"
+                     f"{'' if r.get('fused', True) else ' unfused'}: "
                      f"{r['iter_us']:.1f} us/iter = "
                      f"{r['ratio']:.2f} x {r['floor_us']:.1f} us, "
                      f"{r['achieved_GBps']:.0f} GB/s (copy {r['copy_GBps']:.0f})")

@@ -1316,8 +1316,30 @@ _KKT_Q = 7              # partial sums a block of gpulp_kkt_partial (KKT_Q in pd
 # nonzeros per warp in the row-split SpMV: 1024 from the H100 profile of 2026-11-25 on the 10M
 # CVaR LP (A x 52.8 us against 54.4 at 256, A'y 59.6 us against 63.9; bench/RESULTS.md)
 SPMV_CHUNK = 1024
-THREAD_ROW_AVG = 16         # thread-per-row SpMV while rows average fewer nonzeros than this
-THREAD_ROW_MAX = 128        # ...and none has more than this (one thread walks a whole row)
+VECTOR_ROUNDS = 64          # vector SpMV while each row's lanes take at most this many strides
+FUSED_WINDOW = True         # each SpMV of the window fused with its step (False: separate kernels)
+
+
+def vector_lanes(indptr, chunk=SPMV_CHUNK):
+    """log2 of the lanes a row for the vector SpMV of a CSR row pointer (0: a thread a row, 5: a
+    warp), or None when a row is too long for it, so that the row-split layout is used: the
+    largest power of two up to the average row length (at most 32; rows averaging under 4
+    entries keep a thread a row, as before the vector kernel: transport's A' has 2), kept while
+    the longest row takes at most VECTOR_ROUNDS strides of its lanes and fits one chunk of the
+    row-split layout (then the two layouts do the same work, the vector one in one pass)."""
+    indptr = np.asarray(indptr)
+    rows = indptr.size - 1
+    if rows <= 0:
+        return 0
+    longest = int(np.diff(indptr).max())
+    avg = float(indptr[-1] - indptr[0]) / rows
+    lg = 0
+    if avg >= 4:
+        while lg < 5 and (2 << lg) <= avg:
+            lg += 1
+    if longest > min(chunk, VECTOR_ROUNDS << lg):
+        return None
+    return lg
 
 
 def spmv_chunks(indptr, chunk=SPMV_CHUNK):
@@ -1379,16 +1401,18 @@ class CupyBackend:
     """CuPy arrays on one CUDA device, gpulp's fused kernels, windows replayed as CUDA graphs."""
 
     name = "gpu"
-    KERNELS = ("spmv_thread", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
-               "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_thread_f32",
-               "spmv_chunks_f32", "kkt_partial", "kkt_finish", "boost_masks")
+    KERNELS = ("spmv_vector", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
+               "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_vector_f32",
+               "spmv_chunks_f32", "kkt_partial", "kkt_finish", "boost_masks", "primal_vector",
+               "primal_vector_f32", "dual_vector", "dual_vector_f32", "primal_rows", "dual_rows")
 
-    def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK):
+    def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK, fused=None):
         import cupy as cp
         self.cp = self.xp = cp
         self.chunk = int(chunk)
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.use_graphs = use_graphs
+        self.fused = FUSED_WINDOW if fused is None else bool(fused)
         dev = cp.cuda.Device()
         props = cp.cuda.runtime.getDeviceProperties(dev.id)
         gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
@@ -1471,13 +1495,12 @@ class CupyBackend:
         """A CsrMatrix of device arrays with its SpMV layout, chosen from the host row pointer."""
         cp = self.cp
         M = CsrMatrix(indptr, indices, data, shape)
-        lengths = np.diff(indptr_host)
-        longest = int(lengths.max()) if lengths.size else 0
-        if int(indptr_host[-1]) < THREAD_ROW_AVG * max(shape[0], 1) and longest <= THREAD_ROW_MAX:
-            M.row_kernel = "spmv_thread"
+        lg = vector_lanes(indptr_host, self.chunk)
+        if lg is not None:
+            M.row_kernel, M.lanes = "vector", lg
         else:                 # long or uneven rows: split them over warps (see pdhg.cu)
             cstart, rchunk = spmv_chunks(indptr_host, self.chunk)
-            M.row_kernel = "spmv_chunks"
+            M.row_kernel = "chunks"
             M.cstart, M.rchunk = cp.asarray(cstart), cp.asarray(rchunk)
             M.part = cp.zeros(max(1, cstart.size - 1))
         return M
@@ -1505,19 +1528,61 @@ class CupyBackend:
 
     def spmv(self, M, x, out):
         m = M.shape[0]
-        f32 = "_f32" if M.data.dtype == np.float32 else ""
-        if M.row_kernel == "spmv_chunks":
-            nch = M.cstart.size - 1
-            if nch:
-                self._kernel("spmv_chunks" + f32)(self._grid(nch * 32), (_THREADS,),
-                                                  (M.cstart, M.indices, M.data, x, M.part,
-                                                   np.int64(nch)), stream=self.stream)
+        if M.row_kernel == "chunks":
+            self._chunks(M, x)
             self._kernel("spmv_rows")(self._grid(m), (_THREADS,),
                                       (M.rchunk, M.part, out, np.int64(m)), stream=self.stream)
             return
-        self._kernel("spmv_thread" + f32)(self._grid(m), (_THREADS,),
-                                          (M.indptr, M.indices, M.data, x, out, np.int64(m)),
-                                          stream=self.stream)
+        f32 = "_f32" if M.data.dtype == np.float32 else ""
+        self._kernel("spmv_vector" + f32)(self._grid(m << M.lanes), (_THREADS,),
+                                          (M.indptr, M.indices, M.data, x, out, np.int64(m),
+                                           np.int32(M.lanes)), stream=self.stream)
+
+    def _chunks(self, M, x):
+        """Pass 1 of the row-split SpMV: M.part[k] = chunk k's products with x."""
+        nch = M.cstart.size - 1
+        if nch:
+            f32 = "_f32" if M.data.dtype == np.float32 else ""
+            self._kernel("spmv_chunks" + f32)(self._grid(nch * 32), (_THREADS,),
+                                              (M.cstart, M.indices, M.data, x, M.part,
+                                               np.int64(nch)), stream=self.stream)
+
+    def primal_half(self, i, update, scal, AT, y, aty, x, qx, qd, c, lo, hi, x0, xhat, xbar):
+        """`spmv(AT, y, aty)` then `primal_step` (`primal_step_q` when qx is given), fused: one
+        kernel for the vector layout, the row-split pass 1 and a fused pass 2 otherwise."""
+        n = x.size
+        q = qx is not None
+        if not q:
+            qx = qd = x                                 # unread by the kernels for an LP
+        head = (np.int32(i), np.int32(update), np.int32(q), scal)
+        tail = (x, qx, qd, c, lo, hi, x0, xhat, xbar, np.int64(n))
+        if AT.row_kernel == "chunks":
+            self._chunks(AT, y)
+            self._kernel("primal_rows")(self._grid(n), (_THREADS,),
+                                        head + (AT.rchunk, AT.part, aty) + tail,
+                                        stream=self.stream)
+            return
+        f32 = "_f32" if AT.data.dtype == np.float32 else ""
+        self._kernel("primal_vector" + f32)(
+            self._grid(n << AT.lanes), (_THREADS,),
+            head + (AT.indptr, AT.indices, AT.data, y, aty) + tail + (np.int32(AT.lanes),),
+            stream=self.stream)
+
+    def dual_half(self, i, update, scal, A, xbar, axbar, y, lo, hi, y0, yhat):
+        """`spmv(A, xbar, axbar)` then `dual_step`, fused as in `primal_half`."""
+        m = y.size
+        head = (np.int32(i), np.int32(update), scal)
+        tail = (y, lo, hi, y0, yhat, np.int64(m))
+        if A.row_kernel == "chunks":
+            self._chunks(A, xbar)
+            self._kernel("dual_rows")(self._grid(m), (_THREADS,),
+                                      head + (A.rchunk, A.part, axbar) + tail, stream=self.stream)
+            return
+        f32 = "_f32" if A.data.dtype == np.float32 else ""
+        self._kernel("dual_vector" + f32)(
+            self._grid(m << A.lanes), (_THREADS,),
+            head + (A.indptr, A.indices, A.data, xbar, axbar) + tail + (np.int32(A.lanes),),
+            stream=self.stream)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):
         n = x.size
@@ -1596,9 +1661,20 @@ class CupyBackend:
 
     def pdhg_window(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat, x0, y0,
                     c, cl, cu, rl, ru):
-        """`window_by_launches`; the engine captures the window in a CUDA graph."""
-        window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar, yhat,
-                           x0, y0, c, cl, cu, rl, ru)
+        """`window_by_launches`, with each SpMV fused with its step (`primal_half`, `dual_half`:
+        two to four kernels an iteration, plus Q's product for a QP) unless `fused` is off; the
+        engine captures the window in a CUDA graph."""
+        if not self.fused:
+            window_by_launches(self, K, A, AT, Q, qd, scal, x, y, aty, qx, xhat, xbar, axbar,
+                               yhat, x0, y0, c, cl, cu, rl, ru)
+            return
+        for i in range(K):
+            update = i != K - 1
+            if Q is not None:
+                self.qmv(Q, x, qx)
+            self.primal_half(i, update, scal, AT, y, aty, x, qx if Q is not None else None, qd,
+                             c, cl, cu, x0, xhat, xbar)
+            self.dual_half(i, update, scal, A, xbar, axbar, y, rl, ru, y0, yhat)
 
     def halpern(self, i, scal, v, vhat, v0):
         n = v.size

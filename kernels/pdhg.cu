@@ -8,19 +8,124 @@
 // The two SpMV kernels come with double values and with float values (precision="mixed": A and
 // A' stored in float32, each product and every sum in double). Their bodies are these templates.
 
-// Like `out[r] = data[s:e] @ x[indices[s:e]]` for row r = this thread (short rows).
+// Vector SpMV: 2^lg lanes (1 to 32) of a warp share row r, lanes stride it and a shuffle tree
+// reduces into the row's first lane. `row_dot` returns, in that lane, what
+// `data[s:e] @ x[indices[s:e]]` is for row r = (this thread's index) >> lg (0 for r >= m; other
+// lanes get partial sums). Every lane of the warp reaches the shuffles: none returns early. With
+// lg = 0 it is one thread a row. Rows of about 2^lg or more entries read A coalesced.
 template <typename T>
-__device__ __forceinline__ void spmv_thread_body(const long long* __restrict__ indptr,
+__device__ __forceinline__ double row_dot(const long long* __restrict__ indptr,
+                                          const int* __restrict__ indices,
+                                          const T* __restrict__ data,
+                                          const double* __restrict__ x, long long r, int lane,
+                                          int lg, long long m) {
+    double s = 0.0;
+    if (r < m) {
+        long long end = indptr[r + 1];
+        for (long long k = indptr[r] + lane; k < end; k += (1 << lg))
+            s += (double)data[k] * __ldg(&x[indices[k]]);
+    }
+    // offsets below the group size keep the group's first lane within its own group
+    for (int off = (1 << lg) >> 1; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
+    return s;
+}
+
+// The primal step of column j given g_aty = (A'y)_j, like `xhat = clip(x - t*(c + qx - aty), lo,
+// hi); xbar = 2*xhat - x`, then when `update`, `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` with k =
+// scal[2] + i, w = (k+1)/(k+2), g = scal[3]; t = tau, or tau / (1 + tau*qd[j]) for a QP
+// (quadratic != 0: qx = Q x, qd a diagonal majorant of Q), whose qx and qd are unread for an LP.
+__device__ __forceinline__ void primal_update(long long j, int i, int update, int quadratic,
+                                              const double* __restrict__ scal, double aty_j,
+                                              double* __restrict__ x,
+                                              const double* __restrict__ qx,
+                                              const double* __restrict__ qd,
+                                              const double* __restrict__ c,
+                                              const double* __restrict__ lo,
+                                              const double* __restrict__ hi,
+                                              const double* __restrict__ x0,
+                                              double* __restrict__ xhat,
+                                              double* __restrict__ xbar) {
+    double tau = scal[0], k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    double xj = x[j];
+    double grad = c[j] - aty_j, tj = tau;
+    if (quadratic) {
+        grad = c[j] + qx[j] - aty_j;
+        tj = tau / (1.0 + tau * qd[j]);
+    }
+    double v = fmin(fmax(xj - tj * grad, lo[j]), hi[j]);
+    xhat[j] = v;
+    double xb = 2.0 * v - xj;
+    xbar[j] = xb;
+    if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
+}
+
+// The dual step of row r given axbar_r = (A xbar)_r, like `v = y - sigma*axbar; yhat =
+// minimum(0, v + sigma*hi) + maximum(0, v + sigma*lo)`, then when `update`,
+// `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`.
+__device__ __forceinline__ void dual_update(long long r, int i, int update,
+                                            const double* __restrict__ scal, double axbar_r,
+                                            double* __restrict__ y,
+                                            const double* __restrict__ lo,
+                                            const double* __restrict__ hi,
+                                            const double* __restrict__ y0,
+                                            double* __restrict__ yhat) {
+    double sigma = scal[1], k = scal[2] + i, g = scal[3];
+    double w = (k + 1.0) / (k + 2.0);
+    double yr = y[r];
+    double v = yr - sigma * axbar_r;
+    v = fmin(0.0, v + sigma * hi[r]) + fmax(0.0, v + sigma * lo[r]);
+    yhat[r] = v;
+    if (update) y[r] = w * (g * (2.0 * v - yr) + (1.0 - g) * yr) + (1.0 - w) * y0[r];
+}
+
+// Like `out[:] = A @ x`, 2^lg lanes a row (row_dot).
+template <typename T>
+__device__ __forceinline__ void spmv_vector_body(const long long* __restrict__ indptr,
                                                  const int* __restrict__ indices,
                                                  const T* __restrict__ data,
                                                  const double* __restrict__ x,
-                                                 double* __restrict__ out, long long m) {
-    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= m) return;
-    double s = 0.0;
-    for (long long k = indptr[r]; k < indptr[r + 1]; ++k)
-        s += (double)data[k] * __ldg(&x[indices[k]]);
-    out[r] = s;
+                                                 double* __restrict__ out, long long m, int lg) {
+    long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long r = t >> lg;
+    double s = row_dot<T>(indptr, indices, data, x, r, (int)(t & ((1 << lg) - 1)), lg, m);
+    if (r < m && (t & ((1 << lg) - 1)) == 0) out[r] = s;
+}
+
+// One iteration's primal half in one pass: aty = A' y by rows of AT (2^lg lanes a column), then
+// primal_update in the column's first lane; aty is written too (the check and the boost read it).
+template <typename T>
+__device__ __forceinline__ void primal_vector_body(
+        int i, int update, int quadratic, const double* __restrict__ scal,
+        const long long* __restrict__ indptr, const int* __restrict__ indices,
+        const T* __restrict__ data, const double* __restrict__ y, double* __restrict__ aty,
+        double* __restrict__ x, const double* __restrict__ qx, const double* __restrict__ qd,
+        const double* __restrict__ c, const double* __restrict__ lo,
+        const double* __restrict__ hi, const double* __restrict__ x0, double* __restrict__ xhat,
+        double* __restrict__ xbar, long long n, int lg) {
+    long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long j = t >> lg;
+    double s = row_dot<T>(indptr, indices, data, y, j, (int)(t & ((1 << lg) - 1)), lg, n);
+    if (j >= n || (t & ((1 << lg) - 1)) != 0) return;
+    aty[j] = s;
+    primal_update(j, i, update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat, xbar);
+}
+
+// One iteration's dual half in one pass: axbar = A xbar by rows (2^lg lanes a row), then
+// dual_update in the row's first lane; axbar is written too.
+template <typename T>
+__device__ __forceinline__ void dual_vector_body(
+        int i, int update, const double* __restrict__ scal, const long long* __restrict__ indptr,
+        const int* __restrict__ indices, const T* __restrict__ data,
+        const double* __restrict__ xbar, double* __restrict__ axbar, double* __restrict__ y,
+        const double* __restrict__ lo, const double* __restrict__ hi,
+        const double* __restrict__ y0, double* __restrict__ yhat, long long m, int lg) {
+    long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long r = t >> lg;
+    double s = row_dot<T>(indptr, indices, data, xbar, r, (int)(t & ((1 << lg) - 1)), lg, m);
+    if (r >= m || (t & ((1 << lg) - 1)) != 0) return;
+    axbar[r] = s;
+    dual_update(r, i, update, scal, s, y, lo, hi, y0, yhat);
 }
 
 // Row-split SpMV, in two passes (deterministic: no atomics). The nonzeros are cut into chunks of
@@ -48,21 +153,82 @@ __device__ __forceinline__ void spmv_chunks_body(const long long* __restrict__ c
 
 extern "C" {
 
-// Like `out[:] = A @ x` for CSR A: one thread per row (short rows).
-__global__ void gpulp_spmv_thread(const long long* __restrict__ indptr,
+// Like `out[:] = A @ x` for CSR A, 2^lg lanes a row (lg = 0: a thread a row); launch at least
+// m * 2^lg threads.
+__global__ void gpulp_spmv_vector(const long long* __restrict__ indptr,
                                   const int* __restrict__ indices,
                                   const double* __restrict__ data,
                                   const double* __restrict__ x, double* __restrict__ out,
-                                  long long m) {
-    spmv_thread_body<double>(indptr, indices, data, x, out, m);
+                                  long long m, int lg) {
+    spmv_vector_body<double>(indptr, indices, data, x, out, m, lg);
 }
 
-__global__ void gpulp_spmv_thread_f32(const long long* __restrict__ indptr,
+__global__ void gpulp_spmv_vector_f32(const long long* __restrict__ indptr,
                                       const int* __restrict__ indices,
                                       const float* __restrict__ data,
                                       const double* __restrict__ x, double* __restrict__ out,
-                                      long long m) {
-    spmv_thread_body<float>(indptr, indices, data, x, out, m);
+                                      long long m, int lg) {
+    spmv_vector_body<float>(indptr, indices, data, x, out, m, lg);
+}
+
+// Fused primal half (primal_vector_body), AT the transpose's CSR (rows = columns of A).
+__global__ void gpulp_primal_vector(int i, int update, int quadratic,
+                                    const double* __restrict__ scal,
+                                    const long long* __restrict__ indptr,
+                                    const int* __restrict__ indices,
+                                    const double* __restrict__ data,
+                                    const double* __restrict__ y, double* __restrict__ aty,
+                                    double* __restrict__ x, const double* __restrict__ qx,
+                                    const double* __restrict__ qd, const double* __restrict__ c,
+                                    const double* __restrict__ lo, const double* __restrict__ hi,
+                                    const double* __restrict__ x0, double* __restrict__ xhat,
+                                    double* __restrict__ xbar, long long n, int lg) {
+    primal_vector_body<double>(i, update, quadratic, scal, indptr, indices, data, y, aty, x, qx,
+                               qd, c, lo, hi, x0, xhat, xbar, n, lg);
+}
+
+__global__ void gpulp_primal_vector_f32(int i, int update, int quadratic,
+                                        const double* __restrict__ scal,
+                                        const long long* __restrict__ indptr,
+                                        const int* __restrict__ indices,
+                                        const float* __restrict__ data,
+                                        const double* __restrict__ y, double* __restrict__ aty,
+                                        double* __restrict__ x, const double* __restrict__ qx,
+                                        const double* __restrict__ qd,
+                                        const double* __restrict__ c,
+                                        const double* __restrict__ lo,
+                                        const double* __restrict__ hi,
+                                        const double* __restrict__ x0, double* __restrict__ xhat,
+                                        double* __restrict__ xbar, long long n, int lg) {
+    primal_vector_body<float>(i, update, quadratic, scal, indptr, indices, data, y, aty, x, qx,
+                              qd, c, lo, hi, x0, xhat, xbar, n, lg);
+}
+
+// Fused dual half (dual_vector_body).
+__global__ void gpulp_dual_vector(int i, int update, const double* __restrict__ scal,
+                                  const long long* __restrict__ indptr,
+                                  const int* __restrict__ indices,
+                                  const double* __restrict__ data,
+                                  const double* __restrict__ xbar, double* __restrict__ axbar,
+                                  double* __restrict__ y, const double* __restrict__ lo,
+                                  const double* __restrict__ hi, const double* __restrict__ y0,
+                                  double* __restrict__ yhat, long long m, int lg) {
+    dual_vector_body<double>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi, y0,
+                             yhat, m, lg);
+}
+
+__global__ void gpulp_dual_vector_f32(int i, int update, const double* __restrict__ scal,
+                                      const long long* __restrict__ indptr,
+                                      const int* __restrict__ indices,
+                                      const float* __restrict__ data,
+                                      const double* __restrict__ xbar,
+                                      double* __restrict__ axbar, double* __restrict__ y,
+                                      const double* __restrict__ lo,
+                                      const double* __restrict__ hi,
+                                      const double* __restrict__ y0, double* __restrict__ yhat,
+                                      long long m, int lg) {
+    dual_vector_body<float>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi, y0,
+                            yhat, m, lg);
 }
 
 // Row-split SpMV, pass 1 (see spmv_chunks_body).
@@ -93,8 +259,42 @@ __global__ void gpulp_spmv_rows(const long long* __restrict__ rchunk,
     out[r] = s;
 }
 
+// Row-split pass 2 fused with the primal step: aty[j] = sum(part[rchunk[j]:rchunk[j+1]]) in
+// order (as gpulp_spmv_rows), then primal_update.
+__global__ void gpulp_primal_rows(int i, int update, int quadratic,
+                                  const double* __restrict__ scal,
+                                  const long long* __restrict__ rchunk,
+                                  const double* __restrict__ part, double* __restrict__ aty,
+                                  double* __restrict__ x, const double* __restrict__ qx,
+                                  const double* __restrict__ qd, const double* __restrict__ c,
+                                  const double* __restrict__ lo, const double* __restrict__ hi,
+                                  const double* __restrict__ x0, double* __restrict__ xhat,
+                                  double* __restrict__ xbar, long long n) {
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    double s = 0.0;
+    for (long long k = rchunk[j]; k < rchunk[j + 1]; ++k) s += part[k];
+    aty[j] = s;
+    primal_update(j, i, update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat, xbar);
+}
+
+// Row-split pass 2 fused with the dual step: axbar[r] = the row's sum of parts, then dual_update.
+__global__ void gpulp_dual_rows(int i, int update, const double* __restrict__ scal,
+                                const long long* __restrict__ rchunk,
+                                const double* __restrict__ part, double* __restrict__ axbar,
+                                double* __restrict__ y, const double* __restrict__ lo,
+                                const double* __restrict__ hi, const double* __restrict__ y0,
+                                double* __restrict__ yhat, long long m) {
+    long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= m) return;
+    double s = 0.0;
+    for (long long k = rchunk[r]; k < rchunk[r + 1]; ++k) s += part[k];
+    axbar[r] = s;
+    dual_update(r, i, update, scal, s, y, lo, hi, y0, yhat);
+}
+
 // Like `xhat = clip(x - tau*(c - aty), lo, hi); xbar = 2*xhat - x`, then when `update`,
-// `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` with k = scal[2] + i, w = (k+1)/(k+2), g = scal[3].
+// `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` (primal_update for an LP).
 __global__ void gpulp_primal_step(int i, int update, const double* __restrict__ scal,
                                   double* __restrict__ x, const double* __restrict__ aty,
                                   const double* __restrict__ c, const double* __restrict__ lo,
@@ -103,14 +303,7 @@ __global__ void gpulp_primal_step(int i, int update, const double* __restrict__ 
                                   long long n) {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
-    double tau = scal[0], k = scal[2] + i, g = scal[3];
-    double w = (k + 1.0) / (k + 2.0);
-    double xj = x[j];
-    double v = fmin(fmax(xj - tau * (c[j] - aty[j]), lo[j]), hi[j]);
-    xhat[j] = v;
-    double xb = 2.0 * v - xj;
-    xbar[j] = xb;
-    if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
+    primal_update(j, i, update, 0, scal, aty[j], x, x, x, c, lo, hi, x0, xhat, xbar);
 }
 
 // gpulp_primal_step with the linearised quadratic: the gradient is c + qx - aty (qx = Q x), and
@@ -124,15 +317,7 @@ __global__ void gpulp_primal_step_q(int i, int update, const double* __restrict_
                                     double* __restrict__ xbar, long long n) {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
-    double tau = scal[0], k = scal[2] + i, g = scal[3];
-    double w = (k + 1.0) / (k + 2.0);
-    double xj = x[j];
-    double tj = tau / (1.0 + tau * qd[j]);
-    double v = fmin(fmax(xj - tj * (c[j] + qx[j] - aty[j]), lo[j]), hi[j]);
-    xhat[j] = v;
-    double xb = 2.0 * v - xj;
-    xbar[j] = xb;
-    if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
+    primal_update(j, i, update, 1, scal, aty[j], x, qx, qd, c, lo, hi, x0, xhat, xbar);
 }
 
 // Like `t += F.T @ x` for row-major F (n, k), k <= 128; t must be zeroed first. Each block
@@ -163,7 +348,7 @@ __global__ void gpulp_factor_fq(const double* __restrict__ F, const double* __re
 }
 
 // Like `v = y - sigma*axbar; yhat = minimum(0, v + sigma*hi) + maximum(0, v + sigma*lo)`, then
-// when `update`, `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`.
+// when `update`, `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0` (dual_update).
 __global__ void gpulp_dual_step(int i, int update, const double* __restrict__ scal,
                                 double* __restrict__ y, const double* __restrict__ axbar,
                                 const double* __restrict__ lo, const double* __restrict__ hi,
@@ -171,13 +356,7 @@ __global__ void gpulp_dual_step(int i, int update, const double* __restrict__ sc
                                 long long m) {
     long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= m) return;
-    double sigma = scal[1], k = scal[2] + i, g = scal[3];
-    double w = (k + 1.0) / (k + 2.0);
-    double yr = y[r];
-    double v = yr - sigma * axbar[r];
-    v = fmin(0.0, v + sigma * hi[r]) + fmax(0.0, v + sigma * lo[r]);
-    yhat[r] = v;
-    if (update) y[r] = w * (g * (2.0 * v - yr) + (1.0 - g) * yr) + (1.0 - w) * y0[r];
+    dual_update(r, i, update, scal, axbar[r], y, lo, hi, y0, yhat);
 }
 
 // The termination check's ten reductions, like `kkt_terms_xp(cupy, ...)` in gpulp/backend.py, in

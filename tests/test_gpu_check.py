@@ -24,7 +24,7 @@ def test_gpu_check_dry_run(tmp_path, shared_instances):
     floors = [r for r in rows if r["part"] == "floor"]
     assert [(r["kind"], r["precision"]) for r in floors] == [
         ("cvar", "float64"), ("cvar", "mixed"), ("allocation", "float64"), ("allocation", "mixed")]
-    assert all(r["iter_us"] > 0 and r["copy_GBps"] > 0 for r in floors)
+    assert all(r["iter_us"] > 0 and r["copy_GBps"] > 0 and r["fused"] for r in floors)
 
 
 def test_gpu_check_apps_dry_run(tmp_path):

@@ -45,15 +45,53 @@ def test_a_budget_row_is_split_over_warps(cp):
     n = 5 * SPMV_CHUNK + 7
     A = sp.vstack([sp.eye(n, format="csr"), sp.csr_matrix(np.ones((1, n)))]).tocsr()
     M = CupyBackend().matrix(A)
-    assert M.row_kernel == "spmv_chunks"
+    assert M.row_kernel == "chunks"
     assert int(np.diff(M.rchunk.get()).max()) == 6         # the row's 6 chunks, one warp each
 
 
 # ------------------------------------------------------------------------------ CUDA graphs
-def test_captured_window_replays_and_survives_new_scalars(gpu):
+@pytest.mark.parametrize("fused,chunk", [(True, 1024), (True, 5), (False, 1024)])
+def test_captured_window_replays_and_survives_new_scalars(cp, fused, chunk):
     """The engine's window as a graph: the first call runs eagerly, the second captures, later
     calls replay. Each must equal K CPU iterations, also after the host rewrites the scalars
-    (a restart changes tau, sigma and the Halpern counter without recapturing)."""
+    (a restart changes tau, sigma and the Halpern counter without recapturing). With the fused
+    halves (vector layout; row-split with chunks of 5) and with separate kernels."""
+    gpu = CupyBackend(chunk=chunk, fused=fused)
+    gpu.warmup()
+    with gpu.activate():
+        _captured_window(gpu, chunk)
+
+
+@pytest.mark.parametrize("fused,chunk,per_iteration", [(True, 1024, 2), (True, 5, 4),
+                                                      (False, 1024, 4), (False, 5, 6)])
+def test_fused_window_launches_two_kernels_an_iteration(cp, fused, chunk, per_iteration):
+    """An LP window of K iterations: with the fused halves, one kernel a half in the vector
+    layout (two with the row-split one); separate SpMV and step kernels otherwise."""
+    be = CupyBackend(chunk=chunk, fused=fused)
+    be.warmup()
+    m, n, K = 30, 50, 4
+    A = sp.random(m, n, density=0.3, random_state=2, format="csr")
+    with be.activate():
+        Ad, ATd = be.matrix(A), be.matrix(A.T.tocsr())
+        v = {k: be.zeros(size) for k, size in dict(x=n, y=m, aty=n, xhat=n, xbar=n, axbar=m,
+                                                    yhat=m, x0=n, y0=m, c=n, cl=n, cu=n, rl=m,
+                                                    ru=m, scal=NSCAL).items()}
+        names = []
+        kernel = be._kernel
+
+        def counting(name):
+            names.append(name)
+            return kernel(name)
+
+        be._kernel = counting
+        be.pdhg_window(K, Ad, ATd, None, None, v["scal"], v["x"], v["y"], v["aty"], None,
+                       v["xhat"], v["xbar"], v["axbar"], v["yhat"], v["x0"], v["y0"], v["c"],
+                       v["cl"], v["cu"], v["rl"], v["ru"])
+    assert len(names) == per_iteration * K, names
+    assert any("vector" in k or "rows" in k for k in names)
+
+
+def _captured_window(gpu, chunk):
     rng = np.random.default_rng(3)
     m, n, K = 40, 60, 5
     A = sp.random(m, n, density=0.2, random_state=1, format="csr")
@@ -77,6 +115,7 @@ def test_captured_window_replays_and_survives_new_scalars(gpu):
     scal_c, scal_g = np.zeros(NSCAL), gpu.zeros(NSCAL)
     Ac, ATc = cpu.matrix(A), cpu.matrix(AT)
     Ag, ATg = gpu.matrix(A), gpu.matrix(AT)
+    assert {Ag.row_kernel, ATg.row_kernel} == {"chunks" if chunk < 12 else "vector"}
     dc = [cpu.asarray(v) for v in (c, cl, cu, rl, ru)]
     dg = [gpu.asarray(v) for v in (c, cl, cu, rl, ru)]
 
@@ -226,7 +265,8 @@ def test_kernel_sources_compile_for_the_emulator():
     # the warp SpMV and the block reductions need cooperative threads; the rest run one by one
     assert {k for k, (_, coop) in kernels.items() if coop} == {
         "gpulp_spmv_chunks", "gpulp_spmv_chunks_f32", "gpulp_factor_ft", "gpulp_kkt_partial",
-        "gpulp_kkt_finish"}
+        "gpulp_kkt_finish", "gpulp_spmv_vector", "gpulp_spmv_vector_f32", "gpulp_primal_vector",
+        "gpulp_primal_vector_f32", "gpulp_dual_vector", "gpulp_dual_vector_f32"}
 
 
 # ------------------------------------------------------------------------------ whole solves

@@ -120,36 +120,67 @@ def test_spmv_kernels_match_scipy(gpu, name, chunk):
         _check_spmv(gpu, cp, A, chunk)
 
 
+def _layouts(gpu, cp, M, A, chunk):
+    """Every SpMV layout of M in turn: the vector kernel at 1, 2, 8 and 32 lanes a row, and the
+    row-split one (whatever the backend chose), M set to each; M is restored at the end."""
+    from gpulp.backend import spmv_chunks
+    chosen = (M.row_kernel, getattr(M, "lanes", None))
+    cstart, rchunk = spmv_chunks(A.indptr, chunk)
+    M.cstart, M.rchunk, M.part = cp.asarray(cstart), cp.asarray(rchunk), \
+        cp.zeros(max(1, cstart.size - 1))
+    for layout in (("vector", 0), ("vector", 1), ("vector", 3), ("vector", 5), ("chunks", None)):
+        M.row_kernel, M.lanes = layout
+        yield f"{layout[0]} {layout[1]}"
+    M.row_kernel, M.lanes = chosen
+
+
 def _check_spmv(gpu, cp, A, chunk):
+    from gpulp.backend import vector_lanes
     x = np.random.default_rng(4).standard_normal(A.shape[1])
     M = gpu.matrix(A)
-    lengths = np.diff(A.indptr)
-    thread = A.nnz < 16 * A.shape[0] and (lengths.max(initial=0) <= 128)
-    assert M.row_kernel == ("spmv_thread" if thread else "spmv_chunks")
-    if thread:                              # give it the split layout too, to test both
-        from gpulp.backend import spmv_chunks
-        cstart, rchunk = spmv_chunks(A.indptr, chunk)
-        M.cstart, M.rchunk, M.part = cp.asarray(cstart), cp.asarray(rchunk), \
-            cp.zeros(max(1, cstart.size - 1))
-    for kernel in ("spmv_thread", "spmv_chunks"):
-        M.row_kernel = kernel
+    lg = vector_lanes(A.indptr, chunk)
+    assert M.row_kernel == ("chunks" if lg is None else "vector")
+    if lg is not None:
+        assert M.lanes == lg
+    for layout in _layouts(gpu, cp, M, A, chunk):
         out = gpu.asarray(np.full(A.shape[0], np.nan))
         gpu.spmv(M, gpu.asarray(x), out)
         np.testing.assert_allclose(gpu.to_host(out), A @ x, rtol=1e-13, atol=1e-13,
-                                   err_msg=kernel)
+                                   err_msg=layout)
     # precision="mixed": float32 values through the kernels' float instances, the products
     # and sums in double (so the float32-rounded matrix times x, to double accuracy)
     values = M.data
     M.data = values.astype(cp.float32)
     A32 = sp.csr_matrix((A.data.astype(np.float32).astype(np.float64), A.indices, A.indptr),
                         shape=A.shape)
-    for kernel in ("spmv_thread", "spmv_chunks"):
-        M.row_kernel = kernel
+    for layout in _layouts(gpu, cp, M, A, chunk):
         out = gpu.asarray(np.full(A.shape[0], np.nan))
         gpu.spmv(M, gpu.asarray(x), out)
         np.testing.assert_allclose(gpu.to_host(out), A32 @ x, rtol=1e-13, atol=1e-13,
-                                   err_msg=kernel + " float32")
+                                   err_msg=layout + " float32")
     M.data = values
+
+
+def test_vector_lanes_follow_the_row_lengths():
+    """Lanes a row: the largest power of two up to the average length, at most a warp, and one
+    below an average of 4; a row
+    longer than the lanes' VECTOR_ROUNDS strides, or than a chunk, sends the matrix to the
+    row-split layout."""
+    from gpulp.backend import VECTOR_ROUNDS, vector_lanes
+
+    def ptr(lengths):
+        return np.concatenate([[0], np.cumsum(lengths)])
+
+    assert vector_lanes(ptr([1] * 10)) == 0
+    assert vector_lanes(ptr([2] * 10)) == 0 and vector_lanes(ptr([3] * 10)) == 0
+    assert vector_lanes(ptr([4] * 10)) == 2
+    assert vector_lanes(ptr([9] * 10)) == 3                 # the allocation LP's columns
+    assert vector_lanes(ptr([400] * 10)) == 5               # CVaR's scenario rows: a warp
+    assert vector_lanes(ptr([0] * 4)) == 0 and vector_lanes([0]) == 0
+    assert vector_lanes(ptr([1] * 99 + [VECTOR_ROUNDS])) == 0
+    assert vector_lanes(ptr([1] * 99 + [VECTOR_ROUNDS + 1])) is None     # a budget row
+    assert vector_lanes(ptr([400] * 10 + [1025])) is None                # past one chunk
+    assert vector_lanes(ptr([400] * 10 + [1025]), chunk=2048) == 5
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
@@ -225,6 +256,60 @@ def test_step_kernels_match_the_cpu_backend(gpu, update):
     vd = gpu.asarray(v)
     gpu.halpern(3, gpu.asarray(scal), vd, gpu.asarray(vhat), gpu.asarray(v0))
     np.testing.assert_allclose(gpu.to_host(vd), vref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("update", [0, 1])
+@pytest.mark.parametrize("name", ["sparse", "dense", "dense_row", "skewed"])
+def test_fused_halves_match_spmv_then_step(gpu, name, update):
+    """primal_half (A'y, then the primal step, LP and QP) and dual_half (A xbar, then the dual
+    step), fused in one kernel for each vector layout and in the row-split pass 2 otherwise,
+    give what the CPU backend's separate SpMV and step give, in float64 and float32 values."""
+    A = _spmv_cases()[name]
+    m, n = A.shape
+    cp, cpu = gpu.cp, CpuBackend()
+    rng = np.random.default_rng(8)
+    scal = np.array([0.7, 1.3, 4.0, 0.9])
+    y, xbar, x, c, x0, qx, qd, y0 = (rng.standard_normal(k) for k in (m, n, n, n, n, n, n, m))
+    qd = np.abs(qd)
+    lo = np.where(rng.random(n) < 0.3, -np.inf, -0.5)
+    hi = np.where(rng.random(n) < 0.3, np.inf, 0.5)
+    rl = np.where(rng.random(m) < 0.5, -np.inf, -0.1)
+    ru = np.where(rng.random(m) < 0.5, np.inf, 0.2)
+    AT = A.T.tocsr()
+    g = {k: gpu.asarray(v) for k, v in dict(scal=scal, y=y, xbar=xbar, c=c, x0=x0, qx=qx, qd=qd,
+                                             y0=y0, lo=lo, hi=hi, rl=rl, ru=ru).items()}
+    Mt, M = gpu.matrix(AT), gpu.matrix(A)
+    for f32 in (False, True):
+        Ad = sp.csr_matrix((A.data.astype(np.float32).astype(np.float64), A.indices, A.indptr),
+                           shape=A.shape) if f32 else A
+        ATd = Ad.T.tocsr()
+        if f32:
+            Mt.data, M.data = Mt.data.astype(cp.float32), M.data.astype(cp.float32)
+        for quadratic in (False, True):
+            aty = ATd @ y
+            want = [x.copy(), np.zeros(n), np.zeros(n)]
+            if quadratic:
+                cpu.primal_step_q(2, update, scal, want[0], aty, qx, qd, c, lo, hi, x0, *want[1:])
+            else:
+                cpu.primal_step(2, update, scal, want[0], aty, c, lo, hi, x0, *want[1:])
+            for layout in _layouts(gpu, cp, Mt, AT, 32):
+                got = [gpu.asarray(x)] + [gpu.asarray(np.full(n, np.nan)) for _ in range(3)]
+                gpu.primal_half(2, update, g["scal"], Mt, g["y"], got[3], got[0],
+                                g["qx"] if quadratic else None, g["qd"] if quadratic else None,
+                                g["c"], g["lo"], g["hi"], g["x0"], got[1], got[2])
+                for a, b in zip(want + [aty], got):
+                    np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-12, atol=1e-12,
+                                               err_msg=f"{layout} q={quadratic} f32={f32}")
+        axbar = Ad @ xbar
+        want = [y.copy(), np.zeros(m)]
+        cpu.dual_step(1, update, scal, want[0], axbar, rl, ru, y0, want[1])
+        for layout in _layouts(gpu, cp, M, A, 32):
+            got = [gpu.asarray(y)] + [gpu.asarray(np.full(m, np.nan)) for _ in range(2)]
+            gpu.dual_half(1, update, g["scal"], M, g["xbar"], got[2], got[0], g["rl"], g["ru"],
+                          g["y0"], got[1])
+            for a, b in zip(want + [axbar], got):
+                np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-12, atol=1e-12,
+                                           err_msg=f"{layout} f32={f32}")
 
 
 @pytest.mark.parametrize("n", [1, 300, 700])
