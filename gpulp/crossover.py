@@ -73,6 +73,9 @@ logger = logging.getLogger("gpulp")
 REFACTOR = 48          # eta updates between factorisations (QPs)
 REFACTOR_LP = 96       # ...and on LPs, where they are cheap next to a factorisation (pilot: 4.9 ->
                        # 4.0 s with DENSE_TAIL 0.6)
+REPAIR_PIVOT = 1e-9    # start basis: a pivot under this times its column's largest is unusable
+REPAIR_PIVOT_LP = 1e-2  # ...on LPs: a better-conditioned basis, whose x_B = B^-1 (b - N x_N) stays
+#                         near the iterate's (pilot: 7,300 -> 5,200 pivots; bench/RESULTS.md)
 DENSE_SUPERBASICS = 300   # QPs: up to this many superbasic variables, the reduced Hessian whole
 STALL_STEPS = 30         # QPs: reduced-gradient steps without descent before the point is checked
 DENSE_REPAIR = 1000       # basis repair: LAPACK's LU up to this many structural columns, SuperLU beyond
@@ -314,7 +317,8 @@ class Crossover:
             score, near_hi = _basic_score((w - lo) / ws, (hi - w) / ws, d / ds, lo == hi)
         score += 1e-12 * np.random.default_rng(0).random(N)   # ties: random, reproducible
         try:
-            basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n)
+            basic = _repair(self.M, np.argsort(-score, kind="stable")[:m], m, n,
+                            REPAIR_PIVOT if self.qp else REPAIR_PIVOT_LP)
         except (ArithmeticError, ValueError, MemoryError, np.linalg.LinAlgError) as exc:
             logger.info(f"crossover: no start basis ({type(exc).__name__}: {exc})")
             basic = None
@@ -327,10 +331,19 @@ class Crossover:
         # nonbasic values: the nearer finite bound; free ones keep their value
         wn = np.where(near_hi, hi, np.where(np.isfinite(lo), lo, w))
         # QPs: the nonbasic variables that look off their bounds are superbasic, at their values
+        # (LPs: see below)
         self.issuper = np.zeros(N, dtype=bool)
         if self.qp:
             self.issuper = ~isbasic & (lo < hi) & (score > 0.5)
-            wn = np.where(self.issuper, np.clip(w, lo, hi), wn)
+        else:
+            # LPs: the nonbasic variables that the iterate has strictly inside their bounds stay
+            # there too, superbasic, rather than moving to a bound: the basic values then stay
+            # near the iterate's and phase 1 has little to repair (d6cube: 29,000 -> 4,300
+            # pivots). Pricing moves one whose reduced cost asks for it; one left with a zero
+            # reduced cost is in the answer at its value (z = 0)
+            gap = 10.0 * self.ptol0
+            self.issuper = ~isbasic & (lo < hi) & (w - lo > gap) & (hi - w > gap)
+        wn = np.where(self.issuper, np.clip(w, lo, hi), wn)
         self.w = np.where(isbasic, w, wn)
         self.basic, self.isbasic = basic, isbasic
         self.rg_steps = 0
@@ -443,12 +456,26 @@ class Crossover:
                 tolj = self.dtol
             # entering candidates: d < 0 and able to increase, or d > 0 and able to decrease
             q, direction = kern.pricing(dj, self.weights, w, lo, hi, isbasic, fixed, tolj, ptol)
+            push = False
             if q < 0:
                 if not fresh:               # confirm with reduced costs computed afresh
                     self._dj = None
                     continue
-                if self.phase == 2:
+                if self.phase == 2 and not self.qp:
+                    q, direction = self._push_candidate()
+                    push = q >= 0
+                if self.phase == 2 and not push:
                     return "optimal"
+            if q < 0:                       # phase 1 without a candidate
+                slack = float(np.sum(np.maximum(lb - wb, 0.0) + np.maximum(wb - ub, 0.0)))
+                if slack <= 1e3 * ptol and self.since > 0:
+                    self.since = self.refactor      # w_B afresh from a new factorisation
+                    continue
+                if slack <= 1e3 * ptol and self.ptol < 1e3 * self.ptol0:
+                    # stuck on what rounding leaves in values fixed by the equations: a looser
+                    # primal tolerance (the answer's check on the original still decides)
+                    self.ptol *= 10.0
+                    continue
                 self.farkas = y1 * self.R      # (phase 1 set y1 in this pass: it is fresh)
                 return "infeasible"
             alpha = fac.ftran(self._column(q))
@@ -459,6 +486,9 @@ class Crossover:
             r1min, r, r0min, leave_val, theta = kern.ratio(alpha, direction, wb, lb, ub, below,
                                                            above, self.phase == 1, ptol, own)
             tmax = min(r1min, own)
+            if push and not np.isfinite(tmax):
+                self.issuper[q] = False     # a free one on a ray of the optimal face: it stays
+                continue
             if not np.isfinite(tmax):
                 if self.phase != 2:
                     return "stalled"
@@ -498,6 +528,18 @@ class Crossover:
             fac.update(r, alpha)
             self.since += 1
         return "limit"
+
+    def _push_candidate(self):
+        """(q, direction): an LP's superbasic variable left at an optimal basis (its reduced
+        cost is zero), to move toward its nearer bound, which the objective does not notice:
+        it reaches the bound (a bound flip) or enters the basis, so the answer is a vertex.
+        (-1, 0) when none is left."""
+        left = np.flatnonzero(self.issuper & ~self.isbasic)
+        if left.size == 0:
+            return -1, 0.0
+        q = int(left[0])
+        w, lo, hi = self.w[q], self.lo[q], self.hi[q]
+        return q, (1.0 if hi - w <= w - lo else -1.0)
 
     @staticmethod
     def _phase1_update(last, cb):
@@ -818,6 +860,13 @@ class Crossover:
             self.failed = True
             return None
         basic, isbasic, w, M = self.basic, self.isbasic, self.w, self.M
+        if not self.qp and self.issuper.any():
+            # an LP's superbasic variables within the primal tolerance of a bound are at it
+            lo, hi = self.lo, self.hi
+            at_lo = self.issuper & (w - lo <= self.ptol)
+            at_hi = self.issuper & (hi - w <= self.ptol)
+            w[at_lo], w[at_hi] = lo[at_lo], hi[at_hi]
+            self.issuper &= ~(at_lo | at_hi)
         rhs = -(M[:, ~isbasic] @ w[~isbasic])
         w[basic] += self.fac.ftran(rhs - M[:, basic] @ w[basic])     # one refinement step
         yv = self.fac.btran(self._gradient()[basic])
@@ -855,12 +904,13 @@ def crossover(problem, x, y, z, tol, deadline=math.inf):
     return xo.run(tol, deadline)
 
 
-def _repair(M, basic, m, n):
+def _repair(M, basic, m, n, pivot=REPAIR_PIVOT):
     """basic with its dependent columns replaced by slacks, so that M_B is nonsingular; None when
     that fails. The slacks in the basis cover their rows, so only the structural columns on the
     other rows (a square matrix, no larger than the number of columns) need an LU with partial
-    pivoting; it marks the columns without a usable pivot, which leave, and the slacks of the
-    rows that got no pivot take their places. Up to DENSE_REPAIR such columns the LU is LAPACK's,
+    pivoting; it marks the columns without a usable pivot (below `pivot` times the column's
+    largest entry), which leave, and the slacks of the rows that got no pivot take their places.
+    Up to DENSE_REPAIR such columns the LU is LAPACK's,
     beyond that SuperLU's (_sparse_pivots), and LAPACK's again up to 4x as many where SuperLU meets
     an exactly singular matrix. First, though, the columns that a maximum matching of C's
     pattern leaves unmatched swap with unmatched rows' slacks (SuperLU's COLAMD can crash on a
@@ -882,14 +932,14 @@ def _repair(M, basic, m, n):
         if bad.size:
             pass
         elif rows.size <= DENSE_REPAIR:
-            bad, badrow = _dense_pivots(C.toarray())
+            bad, badrow = _dense_pivots(C.toarray(), pivot)
         else:
             try:
-                bad, badrow = _sparse_pivots(C.tocsc())
+                bad, badrow = _sparse_pivots(C.tocsc(), pivot)
             except np.linalg.LinAlgError:
                 if rows.size > 4 * DENSE_REPAIR:
                     raise
-                bad, badrow = _dense_pivots(C.toarray())
+                bad, badrow = _dense_pivots(C.toarray(), pivot)
         if bad.size == 0:
             return basic
         basic[struct[bad]] = n + rows[badrow]
@@ -906,7 +956,7 @@ def _unmatched(C):
     return cols, np.flatnonzero(col_of < 0)[:cols.size]
 
 
-def _dense_pivots(C):
+def _dense_pivots(C, pivot=REPAIR_PIVOT):
     """(columns, rows) of C (square) left without a usable pivot by LU with partial pivoting:
     pivot position i pairs column i with the row that the row swaps brought there."""
     with warnings.catch_warnings():
@@ -919,16 +969,16 @@ def _dense_pivots(C):
         perm[i], perm[p] = perm[p], perm[i]
     diag = np.abs(np.diag(lu))
     colmax = np.abs(C).max(axis=0)
-    bad = np.flatnonzero(~(diag > 1e-9 * np.maximum(colmax, 1e-300)))
+    bad = np.flatnonzero(~(diag > pivot * np.maximum(colmax, 1e-300)))
     return bad, perm[bad]
 
 
-def _sparse_pivots(C):
+def _sparse_pivots(C, pivot=REPAIR_PIVOT):
     """_dense_pivots through SuperLU (COLAMD order, partial pivoting). SuperLU stops on an
     exactly singular matrix; then a random 1e-13 of each column's size (an empty column: of the
     largest) is added along a maximum matching of C's pattern, which makes C almost surely
     numerically nonsingular (the determinant, as a polynomial in those entries, has their product
-    as a term) and is far below the 1e-9 at which a pivot counts as unusable. Where the
+    as a term) and is far below the `pivot` (1e-9 or more) at which a pivot is unusable. Where the
     elimination still meets an exact zero, a larger one (1e-11) is tried. The matched entries are
     entries of C, so the pattern and the fill stay C's; a plain diagonal paired rows and columns
     arbitrarily and took 28 s and 33 million entries on a 9,586-column basis of cont-100, where
@@ -962,5 +1012,5 @@ def _sparse_pivots(C):
     row_at = np.empty(k, dtype=np.int64)
     row_at[lu.perm_r] = np.arange(k)
     diag = np.abs(lu.U.diagonal())
-    bad_pos = np.flatnonzero(~(diag > 1e-9 * colmax[col_at]))
+    bad_pos = np.flatnonzero(~(diag > pivot * colmax[col_at]))
     return col_at[bad_pos], row_at[bad_pos]

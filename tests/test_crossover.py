@@ -991,3 +991,50 @@ def test_crossover_share_defaults_by_device_and_is_an_option(caplog):
         r = gpulp.solve(p, tol=1e-8, device="cpu", presolve=False, crossover_share=3)
     assert "(share 3 of the iterating time)" in caplog.text
     assert r.status == Status.OPTIMAL
+
+
+# ------------------------------------------------------------------ superbasic starts (LPs)
+def test_an_lp_iterate_inside_its_bounds_starts_superbasic_and_ends_at_a_vertex():
+    """min -x1 subject to x1 + x2 + x3 = 2, 0 <= x <= 1: the optimal face is x1 = 1, x2 + x3 = 1.
+    From its midpoint, the columns strictly inside their bounds that are not basic start
+    superbasic (not moved to a bound), and the answer is still a vertex, exact."""
+    A = sp.csr_matrix(np.ones((1, 3)))
+    p = Problem(np.array([-1.0, 0.0, 0.0]), A, np.array([2.0]), np.array([2.0]), np.zeros(3),
+                np.ones(3))
+    xo = Crossover(p)
+    assert xo.start(np.array([1.0, 0.5, 0.5]), np.array([0.0]), np.zeros(3))
+    assert xo.issuper.sum() >= 1 and not (xo.issuper & xo.isbasic).any()
+    out = xo.run(1e-9)
+    assert out is not None and out.report.ok
+    assert out.report.primal_objective == pytest.approx(-1.0, abs=1e-12)
+    between = (out.x > 1e-9) & (out.x < 1 - 1e-9)
+    assert between.sum() <= p.num_rows and not xo.issuper.any()
+
+
+def test_phase_one_stuck_on_a_rounding_size_violation_loosens_its_tolerance():
+    """x1 = -5e-9 with x1 >= 0 violates the simplex's primal tolerance (1e-9) by a rounding-size
+    amount that no pivot can change (the row fixes x1): phase 1 loosens the tolerance instead of
+    calling the LP infeasible, and the check on the original at 1e-8 decides."""
+    A = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    p = Problem(np.array([0.0, 1.0]), A, np.array([-5e-9, 1.0]), np.array([-5e-9, np.inf]),
+                np.zeros(2), np.full(2, np.inf))
+    xo = Crossover(p)
+    assert xo.start(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.zeros(2))
+    out = xo.run(1e-8)
+    assert out is not None and out.report.ok
+    assert xo.ptol > xo.ptol0
+    assert out.x[1] == pytest.approx(1.0, abs=1e-7)
+
+
+def test_a_netlib_lp_needs_far_fewer_pivots_from_a_superbasic_start(shared_instances):
+    """25fv47 from 3,000 PDHG iterations: 2,751 pivots when every nonbasic column moved to a
+    bound at the start, about 820 with the superbasic start and the LP's stricter repair."""
+    p = gpulp.read_mps(shared_instances / "netlib" / "25fv47.mps.gz")
+    r = gpulp.solve(p, tol=1e-8, device="cpu", crossover=False, active_set=False,
+                    presolve=False, iteration_limit=3000)
+    xo = Crossover(p)
+    assert xo.start(r.x, r.y, r.z)
+    assert xo.issuper.sum() > 50
+    out = xo.run(1e-8)
+    assert out is not None and out.report.ok
+    assert xo.pivots < 1500, xo.pivots
