@@ -1548,40 +1548,34 @@ class CupyBackend:
                                                np.int64(nch)), stream=self.stream)
 
     def primal_half(self, i, update, scal, AT, y, aty, x, qx, qd, c, lo, hi, x0, xhat, xbar):
-        """`spmv(AT, y, aty)` then `primal_step` (`primal_step_q` when qx is given), fused: one
-        kernel for the vector layout, the row-split pass 1 and a fused pass 2 otherwise."""
-        n = x.size
+        """`spmv(AT, y, aty)` then `primal_step` (`primal_step_q` when qx is given), fused
+        (`_half`)."""
         q = qx is not None
         if not q:
             qx = qd = x                                 # unread by the kernels for an LP
-        head = (np.int32(i), np.int32(update), np.int32(q), scal)
-        tail = (x, qx, qd, c, lo, hi, x0, xhat, xbar, np.int64(n))
-        if AT.row_kernel == "chunks":
-            self._chunks(AT, y)
-            self._kernel("primal_rows")(self._grid(n), (_THREADS,),
-                                        head + (AT.rchunk, AT.part, aty) + tail,
-                                        stream=self.stream)
-            return
-        f32 = "_f32" if AT.data.dtype == np.float32 else ""
-        self._kernel("primal_vector" + f32)(
-            self._grid(n << AT.lanes), (_THREADS,),
-            head + (AT.indptr, AT.indices, AT.data, y, aty) + tail + (np.int32(AT.lanes),),
-            stream=self.stream)
+        self._half("primal", AT, y, aty, (np.int32(i), np.int32(update), np.int32(q), scal),
+                   (x, qx, qd, c, lo, hi, x0, xhat, xbar, np.int64(x.size)))
 
     def dual_half(self, i, update, scal, A, xbar, axbar, y, lo, hi, y0, yhat):
-        """`spmv(A, xbar, axbar)` then `dual_step`, fused as in `primal_half`."""
-        m = y.size
-        head = (np.int32(i), np.int32(update), scal)
-        tail = (y, lo, hi, y0, yhat, np.int64(m))
-        if A.row_kernel == "chunks":
-            self._chunks(A, xbar)
-            self._kernel("dual_rows")(self._grid(m), (_THREADS,),
-                                      head + (A.rchunk, A.part, axbar) + tail, stream=self.stream)
+        """`spmv(A, xbar, axbar)` then `dual_step`, fused (`_half`)."""
+        self._half("dual", A, xbar, axbar, (np.int32(i), np.int32(update), scal),
+                   (y, lo, hi, y0, yhat, np.int64(y.size)))
+
+    def _half(self, side, M, v, out, head, tail):
+        """out = M v and the `side` step in one kernel for the vector layout (gpulp_{side}_vector,
+        after `head` the matrix, v and out, after `tail` the lanes); for the row-split layout,
+        pass 1 and then gpulp_{side}_rows (after `head` the chunks of each row, their sums and
+        out)."""
+        rows = M.shape[0]
+        if M.row_kernel == "chunks":
+            self._chunks(M, v)
+            self._kernel(side + "_rows")(self._grid(rows), (_THREADS,),
+                                         head + (M.rchunk, M.part, out) + tail, stream=self.stream)
             return
-        f32 = "_f32" if A.data.dtype == np.float32 else ""
-        self._kernel("dual_vector" + f32)(
-            self._grid(m << A.lanes), (_THREADS,),
-            head + (A.indptr, A.indices, A.data, xbar, axbar) + tail + (np.int32(A.lanes),),
+        f32 = "_f32" if M.data.dtype == np.float32 else ""
+        self._kernel(side + "_vector" + f32)(
+            self._grid(rows << M.lanes), (_THREADS,),
+            head + (M.indptr, M.indices, M.data, v, out) + tail + (np.int32(M.lanes),),
             stream=self.stream)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):

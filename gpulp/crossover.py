@@ -860,13 +860,6 @@ class Crossover:
             self.failed = True
             return None
         basic, isbasic, w, M = self.basic, self.isbasic, self.w, self.M
-        if not self.qp and self.issuper.any():
-            # an LP's superbasic variables within the primal tolerance of a bound are at it
-            lo, hi = self.lo, self.hi
-            at_lo = self.issuper & (w - lo <= self.ptol)
-            at_hi = self.issuper & (hi - w <= self.ptol)
-            w[at_lo], w[at_hi] = lo[at_lo], hi[at_hi]
-            self.issuper &= ~(at_lo | at_hi)
         rhs = -(M[:, ~isbasic] @ w[~isbasic])
         w[basic] += self.fac.ftran(rhs - M[:, basic] @ w[basic])     # one refinement step
         yv = self.fac.btran(self._gradient()[basic])
