@@ -19,6 +19,10 @@ Parts (each prints a table row block and appends JSON lines to DIR/gpu_check.jso
   memory   peak live device memory (an allocator hook on CuPy's pool) on the 10M and 100M CVaR
            LPs against backend.memory_needed, and the largest CVaR LP that fits by the measure
   profile  cupyx.profiler.benchmark of the hot kernels on the 10M LP and the allocation LP
+  host     the host passes over all of A that every GPU solve of a large LP makes (presolve's
+           column counts, the check's two products on the original problem): one pass against
+           row blocks on the host's threads (backend.HOST_BLOCKS), on the three large LPs;
+           no GPU needed (run it with the host otherwise idle)
   apps     the integer layer on the GPU: the 200k-item knapsack allocation and a round-lot CVaR
            portfolio (n = 500) of bench/integer.py, each verified integral and feasible, with
            the objective, bound, gap and time (HiGHS MIP figures come from bench/integer.py)
@@ -199,6 +203,38 @@ def part_large(args):
             t, status, obj = _highs_time(p, solver, args.highs_limit)
             row[f"highs_{solver}"] = dict(status=status, time=t, objective=obj)
         _emit(args.out, "large", **row)
+
+
+def part_host(args):
+    import numba
+    from gpulp.verify import reduced_costs_and_check
+
+    def best(f, k=7):
+        f()
+        ts = []
+        for _ in range(k):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+        return 1e3 * min(ts)
+
+    keep = backend.BLOCK_NNZ
+    for kind, nnz in LARGE:
+        p = generators.by_nnz(kind, 20_000 if args.dry_run else nnz, seed=3)
+        A = p.A.tocsr()
+        rng = np.random.default_rng(0)
+        x, y = rng.random(p.num_cols), rng.random(p.num_rows)
+        row = dict(kind=kind, nnz=p.nnz, cores=os.cpu_count(), threads=numba.get_num_threads())
+        try:
+            for label, block_nnz in (("one_pass", math.inf), ("blocks", keep)):
+                backend.BLOCK_NNZ = block_nnz
+                row[f"blocked_{label}"] = backend.row_blocks(A.indptr, p.num_cols) is not None
+                row[f"col_stats_ms_{label}"] = best(lambda: backend.col_stats(
+                    A.indptr, A.indices, A.data, p.row_lower, p.row_upper, p.num_cols))
+                row[f"check_ms_{label}"] = best(lambda: reduced_costs_and_check(p, x, y, 1e-4))
+        finally:
+            backend.BLOCK_NNZ = keep
+        _emit(args.out, "host", **row)
 
 
 def part_memory(args):
@@ -403,6 +439,11 @@ def _summarise(r, lines, agree):
                  + (f" ({v['iterations']} it)" if "iterations" in v else "")
                  for k, v in r.items() if isinstance(v, dict)]
         lines.append(f"{r['kind']} {r['nnz']:.3g}: " + "; ".join(cells))
+    elif part == "host":
+        lines.append(f"host {r['kind']} ({r['threads']} threads): col_stats "
+                     f"{r['col_stats_ms_one_pass']:.1f} -> {r['col_stats_ms_blocks']:.1f} ms, "
+                     f"check {r['check_ms_one_pass']:.1f} -> {r['check_ms_blocks']:.1f} ms"
+                     + ("" if r["blocked_blocks"] else " (below the blocks' sizes)"))
     elif part == "agree":
         agree.append(r)
     elif part == "apps":
@@ -411,7 +452,7 @@ def _summarise(r, lines, agree):
 
 
 PARTS = {"floor": part_floor, "small": part_small, "large": part_large, "memory": part_memory,
-         "profile": part_profile, "apps": part_apps, "agree": part_agree}
+         "profile": part_profile, "apps": part_apps, "agree": part_agree, "host": part_host}
 
 
 def main(argv=None):

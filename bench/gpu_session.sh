@@ -34,6 +34,8 @@ case $stage in
     # time on the 2-core VM (CVaR: presolve 95 ms, check 64 ms)
     timeout 150 python -m bench.gpu_check --part large --highs skip --out "$out" \
         >"$out/large.log" 2>&1
+    # the host passes of those solves, one pass against row blocks on the host's threads
+    timeout 60 python -m bench.gpu_check --part host --out "$out" >>"$out/large.log" 2>&1
     # then HiGHS on the same LPs as a second process, beside the parts timed on the GPU
     timeout 380 python -m bench.gpu_check --part large --highs only --out "$out/highs" \
         >"$out/highs.log" 2>&1 &

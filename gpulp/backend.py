@@ -260,7 +260,11 @@ def _csr_powsums(indptr, indices, data, a, rs, cs):
 
 def _col_stats(ptr, ci, v, rl_fin, ru_fin, out):
     # out[j] = (count, down, up): one cache line per column instead of three
-    for r in range(ptr.size - 1):
+    _col_stats_rows(ptr, ci, v, rl_fin, ru_fin, 0, ptr.size - 1, out)
+
+
+def _col_stats_rows(ptr, ci, v, rl_fin, ru_fin, r0, r1, out):
+    for r in range(r0, r1):
         a, b = rl_fin[r], ru_fin[r]
         if a == 0 and b == 0:           # a free row blocks nothing: its entries are only counted
             for k in range(ptr[r], ptr[r + 1]):
@@ -276,8 +280,26 @@ def _col_stats(ptr, ci, v, rl_fin, ru_fin, out):
             out[j, 2] += b * pos + a * (1 - pos)
 
 
+def _col_stats_chunked(ptr, ci, v, rl_fin, ru_fin, rows, part, out):
+    # row block t (rows[t]:rows[t+1]) counts into part[t]; then out = part.sum(axis=0), a block
+    # of columns a thread (integer sums: the same counts whatever the order)
+    for t in prange(rows.size - 1):
+        _col_stats_rows(ptr, ci, v, rl_fin, ru_fin, rows[t], rows[t + 1], part[t])
+    nb = out.shape[0] // 4096 + 1
+    for b in prange(nb):
+        for j in range(b * 4096, min((b + 1) * 4096, out.shape[0])):
+            for t in range(part.shape[0]):
+                out[j, 0] += part[t, j, 0]
+                out[j, 1] += part[t, j, 1]
+                out[j, 2] += part[t, j, 2]
+
+
 def _check_products(indptr, indices, data, x, y, ax, aty):
-    for r in range(indptr.size - 1):
+    _check_products_rows(indptr, indices, data, x, y, 0, indptr.size - 1, ax, aty)
+
+
+def _check_products_rows(indptr, indices, data, x, y, r0, r1, ax, aty):
+    for r in range(r0, r1):
         s = 0.0
         yr = y[r]
         for k in range(indptr[r], indptr[r + 1]):
@@ -285,6 +307,20 @@ def _check_products(indptr, indices, data, x, y, ax, aty):
             s += data[k] * x[j]
             aty[j] += data[k] * yr
         ax[r] = s
+
+
+def _check_products_chunked(indptr, indices, data, x, y, rows, part, ax, aty):
+    # row block t scatters its A'y into part[t]; then aty[j] = part[0, j] + part[1, j] + ...,
+    # left to right, a block of columns a thread: the bits depend on the blocks, not the threads
+    for t in prange(rows.size - 1):
+        _check_products_rows(indptr, indices, data, x, y, rows[t], rows[t + 1], ax, part[t])
+    nb = aty.size // 4096 + 1
+    for b in prange(nb):
+        for j in range(b * 4096, min((b + 1) * 4096, aty.size)):
+            s = part[0, j]
+            for t in range(1, part.shape[0]):
+                s += part[t, j]
+            aty[j] = s
 
 
 # ------------------------------------------------------- the crossover's simplex pivots (host)
@@ -766,7 +802,10 @@ def _lu_solve_t(pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v, c, y):
         y[pr[k]] -= acc
 
 _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
-           "col_stats": _col_stats, "check_products": _check_products,
+           "col_stats": _col_stats, "col_stats_rows": _col_stats_rows,
+           "col_stats_chunked": _col_stats_chunked, "check_products": _check_products,
+           "check_products_rows": _check_products_rows,
+           "check_products_chunked": _check_products_chunked,
            "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
            "dual_step": _dual_step, "halpern": _halpern, "diag_axpy": _diag_axpy,
            "window": _window, "kkt_terms": _kkt_terms, "matching": _matching,
@@ -776,7 +815,10 @@ _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
            "blocking": _blocking, "grow": _grow, "link": _link, "unlink": _unlink}
 # what a kernel calls (serial kernels, bound into its globals when it is compiled)
 _CALLEES = {"window": ("_spmv", "_primal_step", "_primal_step_q", "_dual_step"),
-            "simplex_ratio": ("_blocking",), "lu_factor": ("_grow", "_link", "_unlink")}
+            "simplex_ratio": ("_blocking",), "lu_factor": ("_grow", "_link", "_unlink"),
+            "col_stats": ("_col_stats_rows",), "col_stats_chunked": ("_col_stats_rows",),
+            "check_products": ("_check_products_rows",),
+            "check_products_chunked": ("_check_products_rows",)}
 _JITTED = {}
 
 
@@ -816,27 +858,68 @@ def csr_powsums(indptr, indices, data, a, m, n):
     return rs, cs
 
 
+# The host passes over all of A (presolve's column counts, the check's products) split the rows
+# into HOST_BLOCKS blocks of about equal entries, each counted or scattered into its own column
+# buffer and then summed, when A has at least BLOCK_NNZ entries and BLOCK_RATIO per column (so the
+# buffers, HOST_BLOCKS x n, stay small beside the entries). The count is fixed, not the number of
+# threads, so the check's sums, and its bits, are the same on every machine; the blocks run in
+# threads where there are at least _PARALLEL_CORES cores.
+HOST_BLOCKS = 16
+BLOCK_NNZ = 1_000_000
+BLOCK_RATIO = 32
+
+
+def _host_threaded():
+    return (os.cpu_count() or 1) >= _PARALLEL_CORES
+
+
+def row_blocks(indptr, n):
+    """Row boundaries (int64, first 0, last m) of HOST_BLOCKS blocks of about equal entries, or
+    None when A is below the blocked passes' sizes (see HOST_BLOCKS)."""
+    nnz = int(indptr[-1])
+    if nnz < BLOCK_NNZ or nnz < BLOCK_RATIO * n:
+        return None
+    rows = np.searchsorted(indptr, np.linspace(0, nnz, HOST_BLOCKS + 1), side="left")
+    rows[0], rows[-1] = 0, indptr.size - 1
+    return np.maximum.accumulate(rows).astype(np.int64)
+
+
 def col_stats(ptr, ci, v, row_lower, row_upper, n):
     """(count, down, up): per column j, its number of entries (row r's are ci[ptr[r]:ptr[r+1]],
     with values v there), and how many of them sit in a row that stops x_j from decreasing (a
     finite lower side for v > 0, a finite upper side otherwise) and from increasing (the other
-    side). One pass over the entries, like three numpy.bincount calls over gathered masks. A host
-    routine (Numba), used by presolve's empty and dominated columns."""
+    side). One pass over the entries, like three numpy.bincount calls over gathered masks; in
+    row blocks on threads when A is large (row_blocks). A host routine (Numba), used by
+    presolve's empty and dominated columns."""
+    ptr = np.asarray(ptr, dtype=np.int64)
     out = np.zeros((n, 3), dtype=np.int64)
-    _jit("col_stats", False)(np.asarray(ptr, dtype=np.int64), ci, v,
-                             np.isfinite(row_lower).astype(np.int64),
-                             np.isfinite(row_upper).astype(np.int64), out)
+    fin = (np.isfinite(row_lower).astype(np.int64), np.isfinite(row_upper).astype(np.int64))
+    rows = row_blocks(ptr, n) if _host_threaded() else None
+    if rows is None:
+        _jit("col_stats", False)(ptr, ci, v, *fin, out)
+    else:
+        part = np.zeros((rows.size - 1, n, 3), dtype=np.int64)
+        _jit("col_stats_chunked", True)(ptr, ci, v, *fin, rows, part, out)
     return out[:, 0], out[:, 1], out[:, 2]
 
 
 def check_products(indptr, indices, data, x, y, n):
-    """(A x, A' y) for the m x n CSR arrays of A, in one pass, with scipy's sums in scipy's
-    order (so its bits): A x row by row, A' y by scattering each row's entries in turn. A host
-    routine (Numba) for gpulp.verify's check alone; the solver's own products never use it."""
+    """(A x, A' y) for the m x n CSR arrays of A, in one pass. A x row by row, with scipy's sums
+    in scipy's order (its bits). A' y as scipy forms it (each row's entries scattered in turn),
+    except on a large A (row_blocks), where each block of rows scatters into its own vector and
+    the blocks' vectors are summed in block order: a fixed order, so the same bits on every
+    machine, within rounding of scipy's. A host routine (Numba) for gpulp.verify's check alone;
+    the solver's own products never use it."""
+    indptr = np.asarray(indptr)
     ax, aty = np.empty(indptr.size - 1), np.zeros(n)
-    _jit("check_products", False)(indptr, indices, np.asarray(data, dtype=np.float64),
-                                  np.asarray(x, dtype=np.float64),
-                                  np.asarray(y, dtype=np.float64), ax, aty)
+    args = (indptr, indices, np.asarray(data, dtype=np.float64), np.asarray(x, dtype=np.float64),
+            np.asarray(y, dtype=np.float64))
+    rows = row_blocks(indptr, n)
+    if rows is None:
+        _jit("check_products", False)(*args, ax, aty)
+    else:
+        part = np.zeros((rows.size - 1, n))
+        _jit("check_products_chunked", _host_threaded())(*args, rows, part, ax, aty)
     return ax, aty
 
 

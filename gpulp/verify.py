@@ -5,8 +5,8 @@ Knows: the Problem as the user gave it (sense, constant, bounds, Q) and the meas
 L2 norm; and the checks of primal (Farkas) and dual (ray) infeasibility certificates.
 Must not know: scaling, presolve, the iteration loop or any device. It shares no code with them on
 purpose, so that a bug there cannot hide here. (On large problems its two products are one
-compiled host pass, `backend.check_products`, which exists for this check alone and gives
-scipy's bits.)
+compiled host pass, `backend.check_products`, which exists for this check alone: scipy's bits,
+or on a very large A a fixed block order that gives the same bits on every machine.)
 
 Sign convention (HiGHS's, in the problem's own sense): c + Qx - A'y - z = 0. For a minimisation
 y_i may be positive only where row_lower_i is finite and negative only where row_upper_i is finite,
@@ -100,7 +100,8 @@ def _support(v, lo, hi):
 
 # Above this many nonzeros the two products of a check run as one compiled pass over A (a third
 # of the time of scipy's two on a 10M-nonzero LP: 14 against 40 ms on the 2-core VM), with the
-# same sums in the same order, so the same bits.
+# same sums in the same order, so the same bits; from backend.BLOCK_NNZ on, in row blocks (see
+# backend.check_products).
 FUSED_NNZ = 100_000
 
 

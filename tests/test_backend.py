@@ -196,8 +196,17 @@ def test_spmv_chunk_layout_tiles_the_rows(chunk):
             assert cstart[own[0]] == indptr[r] and cstart[own[-1] + 1] == indptr[r + 1]
 
 
-def test_col_stats_match_their_numpy_definition():
+@pytest.mark.parametrize("blocked", [False, True], ids=["one pass", "row blocks"])
+def test_col_stats_match_their_numpy_definition(blocked, monkeypatch):
+    """In one pass, or (large A on a machine with threads) in row blocks, each counted into its
+    own buffer and summed: the same counts either way."""
+    import gpulp.backend as b
     from gpulp.backend import col_stats
+    if blocked:      # make this small A "large", and this machine one with threads
+        monkeypatch.setattr(b, "BLOCK_NNZ", 0)
+        monkeypatch.setattr(b, "BLOCK_RATIO", 1)
+        monkeypatch.setattr(b, "_PARALLEL_CORES", 1)
+        assert b.row_blocks(np.array([0, 5, 9]), 3) is not None
     rng = np.random.default_rng(3)
     m, n, k = 40, 30, 400
     ri, ci = np.sort(rng.integers(0, m, k)), rng.integers(0, n, k)

@@ -120,3 +120,17 @@ def test_gpu_session_script_parses_and_names_real_parts():
              for p in arg.split(",")}
     assert parts and parts <= set(gpu_check.PARTS), parts
     assert subprocess.run(["bash", script, "9", str(ROOT)], capture_output=True).returncode == 2
+
+
+def test_gpu_check_host_dry_run(tmp_path):
+    """The host part times presolve's column counts and the check in one pass and in row blocks
+    on each large LP, and the summary prints a line for each."""
+    rows = _dry_run(tmp_path, "--part", "host")
+    assert [r["kind"] for r in rows] == ["cvar", "allocation", "transport"], rows
+    for r in rows:
+        assert not r["blocked_one_pass"], r             # the one-pass side is never blocked
+        assert all(r[f"{k}_ms_{s}"] > 0 for k in ("col_stats", "check")
+                   for s in ("one_pass", "blocks")), r
+    from bench.gpu_check import summary
+    lines = summary([tmp_path / "gpu_check.jsonl"]).splitlines()
+    assert len(lines) == 3 and all(line.startswith("host ") for line in lines), lines

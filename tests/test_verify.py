@@ -92,6 +92,40 @@ def test_fused_products_give_scipys_bits(index_dtype, monkeypatch):
     assert fused == kkt_check(p, xx, yy, zz, 1e-6)
 
 
+@pytest.mark.parametrize("threads", [False, True], ids=["serial", "threaded"])
+def test_blocked_products_sum_the_blocks_in_order(threads, monkeypatch):
+    """On a large A the check's A'y is each row block's scatter (scipy's order within the
+    block) summed over the blocks in block order, so its bits depend on the fixed blocks and
+    not on the threads; A x keeps scipy's bits, and both agree with scipy to rounding."""
+    import scipy.sparse as sp
+
+    import gpulp.backend as b
+    rng = np.random.default_rng(11)
+    m, n, nnz = 300, 40, 40_000
+    indptr = np.concatenate([[0], np.sort(rng.integers(0, nnz, m - 1)), [nnz]])
+    indptr[50:60] = indptr[50]                       # some empty rows
+    A = sp.csr_matrix((rng.normal(size=nnz), rng.integers(0, n, nnz), indptr), shape=(m, n))
+    x, y = rng.normal(size=n), rng.normal(size=m)
+    monkeypatch.setattr(b, "BLOCK_NNZ", 10_000)
+    monkeypatch.setattr(b, "_PARALLEL_CORES", 1 if threads else 10 ** 6)
+    rows = b.row_blocks(A.indptr, n)
+    assert rows is not None and rows.size == b.HOST_BLOCKS + 1
+    assert rows[0] == 0 and rows[-1] == m and (np.diff(rows) >= 0).all()
+    sizes = np.diff(A.indptr[rows])
+    assert sizes.max() <= nnz / b.HOST_BLOCKS + np.diff(A.indptr).max()
+    ax, aty = b.check_products(A.indptr, A.indices, A.data, x, y, n)
+    assert np.array_equal(ax, A @ x)
+    want = np.zeros(n)
+    for t in range(rows.size - 1):
+        blk = A[rows[t]:rows[t + 1]]
+        part = blk.T @ y[rows[t]:rows[t + 1]] if blk.nnz else np.zeros(n)
+        want = part if t == 0 else want + part
+    assert np.array_equal(aty, want)
+    np.testing.assert_allclose(aty, A.T @ y, rtol=1e-12, atol=1e-12 * np.abs(A.data).sum())
+    monkeypatch.setattr(b, "BLOCK_NNZ", 10 ** 12)   # below the sizes: scipy's bits again
+    assert np.array_equal(b.check_products(A.indptr, A.indices, A.data, x, y, n)[1], A.T @ y)
+
+
 @pytest.mark.parametrize("sense", ["min", "max"])
 @pytest.mark.parametrize("wrong_sign", [False, True])
 def test_reduced_costs_and_check_match_the_separate_calls(sense, wrong_sign):
