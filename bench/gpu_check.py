@@ -42,6 +42,7 @@ Must not know: the engine's internals beyond the public options and result timer
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -131,21 +132,26 @@ def part_floor(args):
     for kind, p in _floor_lps(args):
         m, n = p.num_rows, p.num_cols
         floor_bytes = 2 * p.nnz * 12 + 10 * 8 * (m + n)
-        runs = [("float64", 8, True), ("mixed", 4, True)]
-        if _device(args) != "cpu":          # the CPU's window has no fused and unfused forms
-            runs.append(("float64", 8, False))
-        for precision, value_bytes, fused in runs:
+        runs = [("float64", 8, True, True), ("mixed", 4, True, True)]
+        if _device(args) != "cpu":     # the CPU's window has no fused or 16-bit index forms
+            runs += [("float64", 8, False, True), ("float64", 8, True, False)]
+        for precision, value_bytes, fused, index16 in runs:
             # the floor counts 12 bytes a nonzero (float64 value, int32 index); mixed
-            # moves 8. fused=False: the window's SpMVs and steps as separate kernels (the
-            # layout before the fused halves), for the comparison
-            moved = 2 * p.nnz * (value_bytes + 4) + 10 * 8 * (m + n)
-            backend.FUSED_WINDOW = fused
+            # moves 4 fewer, and 16-bit indices (a matrix of at most 2^16 columns) 2 fewer.
+            # fused=False: the window's SpMVs and steps as separate kernels (the layout before
+            # the fused halves); index16=False: int32 indices; each for the comparison
+            narrow = index16 and _device(args) != "cpu"
+            index_bytes = sum(2 if narrow and cols <= backend.INDEX16_MAX else 4
+                              for cols in (n, m))
+            moved = p.nnz * (2 * value_bytes + index_bytes) + 10 * 8 * (m + n)
+            backend.FUSED_WINDOW, backend.INDEX16 = fused, index16
             try:
                 t_iter, res = per_iteration(p, _device(args), 2000 if not args.dry_run else 256,
                                             200, precision)
             finally:
-                backend.FUSED_WINDOW = True
-            _emit(args.out, "floor", kind=kind, precision=precision, fused=fused, rows=m,
+                backend.FUSED_WINDOW, backend.INDEX16 = True, True
+            _emit(args.out, "floor", kind=kind, precision=precision, fused=fused,
+                  index16=index16, index_bytes=index_bytes, rows=m,
                   cols=n, nnz=p.nnz, copy_GBps=bw / 1e9, floor_us=floor_bytes / bw * 1e6,
                   iter_us=t_iter * 1e6, ratio=t_iter / (floor_bytes / bw),
                   achieved_GBps=moved / t_iter / 1e9, timers=res.timers)
@@ -297,10 +303,13 @@ def _profile(args, kind, p):
         c, lo, hi = cp.random.random(n), cp.zeros(n), cp.ones(n)
         x0, xhat, xbar, yhat = cp.zeros(n), cp.empty(n), cp.empty(n), cp.empty(m)
         rl, ru, y0 = cp.zeros(m) - 1, cp.ones(m), cp.zeros(m)
-        spmv_bytes = p.nnz * 12 + 8 * (m + n)     # entries and indices, one pass over x and out
+        # entries and indices (16-bit where the matrix has them), one pass over x and out
+        spmv_bytes = p.nnz * 12 + 8 * (m + n)
+        sb = {id(M): p.nnz * (8 + (2 if M.idx16 is not None else 4)) + 8 * (m + n)
+              for M in (A, AT)}
         cases = {
-            "spmv A x": (lambda: be.spmv(A, x, ax), spmv_bytes),
-            "spmv A'y": (lambda: be.spmv(AT, y, aty), spmv_bytes),
+            "spmv A x": (lambda: be.spmv(A, x, ax), sb[id(A)]),
+            "spmv A'y": (lambda: be.spmv(AT, y, aty), sb[id(AT)]),
             "primal_step": (lambda: be.primal_step(0, 1, scal, x, aty, c, lo, hi, x0, xhat, xbar),
                             9 * 8 * n),
             "dual_step": (lambda: be.dual_step(0, 1, scal, y, ax, rl, ru, y0, yhat), 7 * 8 * m),
@@ -317,10 +326,17 @@ def _profile(args, kind, p):
         # kernels above: bytes of the SpMV plus the step's vectors, less the product's round trip
         cases["primal half, fused (A'y + primal_step)"] = (
             lambda: be.primal_half(0, 1, scal, AT, y, aty, x, None, None, c, lo, hi, x0, xhat,
-                                   xbar), spmv_bytes + 8 * 8 * n)
+                                   xbar), sb[id(AT)] + 8 * 8 * n)
         cases["dual half, fused (A x + dual_step)"] = (
             lambda: be.dual_half(0, 1, scal, A, x, ax, y, rl, ru, y0, yhat),
-            spmv_bytes + 6 * 8 * m)
+            sb[id(A)] + 6 * 8 * m)
+        # the SpMVs with int32 indices, where the default reads 16-bit ones
+        for side, M, v, out in (("A x", A, x, ax), ("A'y", AT, y, aty)):
+            if M.idx16 is not None:
+                M32 = copy.copy(M)
+                M32.idx16 = None
+                cases[f"spmv {side}, int32 indices"] = (
+                    lambda M32=M32, v=v, out=out: be.spmv(M32, v, out), spmv_bytes)
         # the vector SpMV at other lane counts than backend.vector_lanes chose, where it chose
         # the vector layout: to tune the rule on the device
         for side, M, v, out in (("A x", A, x, ax), ("A'y", AT, y, aty)):
@@ -331,7 +347,7 @@ def _profile(args, kind, p):
                 M2 = be.matrix(p.A if side == "A x" else p.A.T.tocsr())
                 M2.row_kernel, M2.lanes = "vector", lg
                 cases[f"spmv {side}, vector {1 << lg} lanes"] = (
-                    lambda M2=M2, v=v, out=out: be.spmv(M2, v, out), spmv_bytes)
+                    lambda M2=M2, v=v, out=out: be.spmv(M2, v, out), sb[id(M)])
             cases[f"spmv {side}, vector {1 << chosen} lanes (chosen)"] = cases[f"spmv {side}"]
         # the row-split SpMV's chunk size, to tune backend.SPMV_CHUNK on the device
         for chunk in (256, 4096):
@@ -339,9 +355,9 @@ def _profile(args, kind, p):
             alt.stream = be.stream       # the benchmark times the current stream
             A2, AT2 = alt.matrix(p.A), alt.matrix(p.A.T.tocsr())
             cases[f"spmv A x, chunk {chunk} ({A2.row_kernel})"] = (
-                lambda alt=alt, A2=A2: alt.spmv(A2, x, ax), spmv_bytes)
+                lambda alt=alt, A2=A2: alt.spmv(A2, x, ax), sb[id(A)])
             cases[f"spmv A'y, chunk {chunk} ({AT2.row_kernel})"] = (
-                lambda alt=alt, AT2=AT2: alt.spmv(AT2, y, aty), spmv_bytes)
+                lambda alt=alt, AT2=AT2: alt.spmv(AT2, y, aty), sb[id(AT)])
         for name, (fn, nbytes) in cases.items():
             r = benchmark(fn, n_repeat=5 if args.dry_run else 50,
                           n_warmup=1 if args.dry_run else 5)
@@ -421,7 +437,8 @@ def _summarise(r, lines, agree):
         lines.append(f"ERROR {part}: {r['error']}")
     elif part == "floor":
         lines.append(f"floor {r.get('kind', 'cvar')} {r['precision']}"
-                     f"{'' if r.get('fused', True) else ' unfused'}: "
+                     f"{'' if r.get('fused', True) else ' unfused'}"
+                     f"{'' if r.get('index16', True) else ' int32'}: "
                      f"{r['iter_us']:.1f} us/iter = "
                      f"{r['ratio']:.2f} x {r['floor_us']:.1f} us, "
                      f"{r['achieved_GBps']:.0f} GB/s (copy {r['copy_GBps']:.0f})")

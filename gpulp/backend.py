@@ -1073,11 +1073,13 @@ class FactorOp:
 @dataclass
 class CsrMatrix:
     """A CSR matrix on the backend's device (int64 indices; float64 data, or float32 for
-    precision="mixed")."""
+    precision="mixed"); on the GPU, idx16 is a uint16 copy of the indices that the SpMV kernels
+    read instead, when there are at most INDEX16_MAX columns (else None)."""
     indptr: object
     indices: object
     data: object
     shape: tuple
+    idx16: object = None
 
     @property
     def nnz(self):
@@ -1401,6 +1403,11 @@ _KKT_Q = 7              # partial sums a block of gpulp_kkt_partial (KKT_Q in pd
 SPMV_CHUNK = 1024
 VECTOR_ROUNDS = 64          # vector SpMV while each row's lanes take at most this many strides
 FUSED_WINDOW = True         # each SpMV of the window fused with its step (False: separate kernels)
+# The SpMVs and fused halves read 16-bit column indices (a copy beside the int32 ones, which the
+# scaling uses) for a matrix of at most INDEX16_MAX columns: 10 bytes an entry instead of 12 in
+# float64 (False: int32 indices everywhere, for comparison)
+INDEX16 = True
+INDEX16_MAX = 1 << 16
 
 
 def vector_lanes(indptr, chunk=SPMV_CHUNK):
@@ -1487,15 +1494,20 @@ class CupyBackend:
     KERNELS = ("spmv_vector", "spmv_chunks", "spmv_rows", "primal_step", "primal_step_q",
                "dual_step", "halpern", "factor_ft", "factor_fq", "csr_scale", "spmv_vector_f32",
                "spmv_chunks_f32", "kkt_partial", "kkt_finish", "boost_masks", "primal_vector",
-               "primal_vector_f32", "dual_vector", "dual_vector_f32", "primal_rows", "dual_rows")
+               "primal_vector_f32", "dual_vector", "dual_vector_f32", "primal_rows", "dual_rows",
+               "spmv_vector_u16", "spmv_vector_f32_u16", "spmv_chunks_u16",
+               "spmv_chunks_f32_u16", "primal_vector_u16", "primal_vector_f32_u16",
+               "dual_vector_u16", "dual_vector_f32_u16")
 
-    def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK, fused=None):
+    def __init__(self, use_graphs: bool = True, chunk: int = SPMV_CHUNK, fused=None,
+                 index16=None):
         import cupy as cp
         self.cp = self.xp = cp
         self.chunk = int(chunk)
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.use_graphs = use_graphs
         self.fused = FUSED_WINDOW if fused is None else bool(fused)
+        self.index16 = INDEX16 if index16 is None else bool(index16)
         dev = cp.cuda.Device()
         props = cp.cuda.runtime.getDeviceProperties(dev.id)
         gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
@@ -1539,12 +1551,14 @@ class CupyBackend:
 
     def memory_needed(self, m, n, nnz):
         """Peak bytes for an m x n working problem with nnz nonzeros: A and A' with their
-        row-split layouts (at most nnz / SPMV_CHUNK + rows chunks each) and the vectors, plus
+        row-split layouts (at most nnz / SPMV_CHUNK + rows chunks each), their 16-bit indices
+        where they have them, and the vectors, plus
         what the scaling holds while it forms A' (a copy of |A|, the transpose's permutation
         and the sort's or the gather's temporaries: about 36 bytes a nonzero)."""
         chunks = nnz // SPMV_CHUNK + max(m, n) + 1
+        idx16 = 2 * ((m <= INDEX16_MAX) + (n <= INDEX16_MAX)) * nnz if self.index16 else 0
         return (2 * (nnz * 12 + (max(m, n) + 2) * 16 + chunks * 16) + 8 * (22 * n + 16 * m)
-                + 36 * nnz)
+                + 36 * nnz + idx16)
 
     def out_of_memory(self, exc):
         """A DeviceError for a CuPy out-of-memory exception, else None."""
@@ -1578,6 +1592,8 @@ class CupyBackend:
         """A CsrMatrix of device arrays with its SpMV layout, chosen from the host row pointer."""
         cp = self.cp
         M = CsrMatrix(indptr, indices, data, shape)
+        if self.index16 and shape[1] <= INDEX16_MAX:
+            M.idx16 = indices.astype(cp.uint16)
         lg = vector_lanes(indptr_host, self.chunk)
         if lg is not None:
             M.row_kernel, M.lanes = "vector", lg
@@ -1616,19 +1632,27 @@ class CupyBackend:
             self._kernel("spmv_rows")(self._grid(m), (_THREADS,),
                                       (M.rchunk, M.part, out, np.int64(m)), stream=self.stream)
             return
+        kind, idx = self._variant(M)
+        self._kernel("spmv_vector" + kind)(self._grid(m << M.lanes), (_THREADS,),
+                                           (M.indptr, idx, M.data, x, out, np.int64(m),
+                                            np.int32(M.lanes)), stream=self.stream)
+
+    @staticmethod
+    def _variant(M):
+        """(the kernel name's suffix for M's value and index types, the indices to pass)."""
         f32 = "_f32" if M.data.dtype == np.float32 else ""
-        self._kernel("spmv_vector" + f32)(self._grid(m << M.lanes), (_THREADS,),
-                                          (M.indptr, M.indices, M.data, x, out, np.int64(m),
-                                           np.int32(M.lanes)), stream=self.stream)
+        if M.idx16 is not None:
+            return f32 + "_u16", M.idx16
+        return f32, M.indices
 
     def _chunks(self, M, x):
         """Pass 1 of the row-split SpMV: M.part[k] = chunk k's products with x."""
         nch = M.cstart.size - 1
         if nch:
-            f32 = "_f32" if M.data.dtype == np.float32 else ""
-            self._kernel("spmv_chunks" + f32)(self._grid(nch * 32), (_THREADS,),
-                                              (M.cstart, M.indices, M.data, x, M.part,
-                                               np.int64(nch)), stream=self.stream)
+            kind, idx = self._variant(M)
+            self._kernel("spmv_chunks" + kind)(self._grid(nch * 32), (_THREADS,),
+                                               (M.cstart, idx, M.data, x, M.part,
+                                                np.int64(nch)), stream=self.stream)
 
     def primal_half(self, i, update, scal, AT, y, aty, x, qx, qd, c, lo, hi, x0, xhat, xbar):
         """`spmv(AT, y, aty)` then `primal_step` (`primal_step_q` when qx is given), fused
@@ -1655,10 +1679,10 @@ class CupyBackend:
             self._kernel(side + "_rows")(self._grid(rows), (_THREADS,),
                                          head + (M.rchunk, M.part, out) + tail, stream=self.stream)
             return
-        f32 = "_f32" if M.data.dtype == np.float32 else ""
-        self._kernel(side + "_vector" + f32)(
+        kind, idx = self._variant(M)
+        self._kernel(side + "_vector" + kind)(
             self._grid(rows << M.lanes), (_THREADS,),
-            head + (M.indptr, M.indices, M.data, v, out) + tail + (np.int32(M.lanes),),
+            head + (M.indptr, idx, M.data, v, out) + tail + (np.int32(M.lanes),),
             stream=self.stream)
 
     def primal_step(self, i, update, scal, x, aty, c, lo, hi, x0, xhat, xbar):

@@ -5,17 +5,20 @@
 // window's start), scal[3] = gamma (reflection). Iteration i of a window uses k = k0 + i, so a
 // captured CUDA graph replays correctly after the host rewrites scal.
 
-// The two SpMV kernels come with double values and with float values (precision="mixed": A and
-// A' stored in float32, each product and every sum in double). Their bodies are these templates.
+// The two SpMV kernels and the fused halves come with double values and with float values
+// (precision="mixed": A and A' stored in float32, each product and every sum in double), and with
+// int column indices and with 16-bit ones (`_u16`: a matrix of at most 65,536 columns, 10 bytes
+// an entry instead of 12 in float64). Their bodies are these templates, T the value type and I
+// the index type.
 
 // Vector SpMV: 2^lg lanes (1 to 32) of a warp share row r, lanes stride it and a shuffle tree
 // reduces into the row's first lane. `row_dot` returns, in that lane, what
 // `data[s:e] @ x[indices[s:e]]` is for row r = (this thread's index) >> lg (0 for r >= m; other
 // lanes get partial sums). Every lane of the warp reaches the shuffles: none returns early. With
 // lg = 0 it is one thread a row. Rows of about 2^lg or more entries read A coalesced.
-template <typename T>
+template <typename T, typename I>
 __device__ __forceinline__ double row_dot(const long long* __restrict__ indptr,
-                                          const int* __restrict__ indices,
+                                          const I* __restrict__ indices,
                                           const T* __restrict__ data,
                                           const double* __restrict__ x, long long r, int lane,
                                           int lg, long long m) {
@@ -80,24 +83,24 @@ __device__ __forceinline__ void dual_update(long long r, int i, int update,
 }
 
 // Like `out[:] = A @ x`, 2^lg lanes a row (row_dot).
-template <typename T>
+template <typename T, typename I>
 __device__ __forceinline__ void spmv_vector_body(const long long* __restrict__ indptr,
-                                                 const int* __restrict__ indices,
+                                                 const I* __restrict__ indices,
                                                  const T* __restrict__ data,
                                                  const double* __restrict__ x,
                                                  double* __restrict__ out, long long m, int lg) {
     long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long r = t >> lg;
-    double s = row_dot<T>(indptr, indices, data, x, r, (int)(t & ((1 << lg) - 1)), lg, m);
+    double s = row_dot<T, I>(indptr, indices, data, x, r, (int)(t & ((1 << lg) - 1)), lg, m);
     if (r < m && (t & ((1 << lg) - 1)) == 0) out[r] = s;
 }
 
 // One iteration's primal half in one pass: aty = A' y by rows of AT (2^lg lanes a column), then
 // primal_update in the column's first lane; aty is written too (the check and the boost read it).
-template <typename T>
+template <typename T, typename I>
 __device__ __forceinline__ void primal_vector_body(
         int i, int update, int quadratic, const double* __restrict__ scal,
-        const long long* __restrict__ indptr, const int* __restrict__ indices,
+        const long long* __restrict__ indptr, const I* __restrict__ indices,
         const T* __restrict__ data, const double* __restrict__ y, double* __restrict__ aty,
         double* __restrict__ x, const double* __restrict__ qx, const double* __restrict__ qd,
         const double* __restrict__ c, const double* __restrict__ lo,
@@ -105,7 +108,7 @@ __device__ __forceinline__ void primal_vector_body(
         double* __restrict__ xbar, long long n, int lg) {
     long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long j = t >> lg;
-    double s = row_dot<T>(indptr, indices, data, y, j, (int)(t & ((1 << lg) - 1)), lg, n);
+    double s = row_dot<T, I>(indptr, indices, data, y, j, (int)(t & ((1 << lg) - 1)), lg, n);
     if (j >= n || (t & ((1 << lg) - 1)) != 0) return;
     aty[j] = s;
     primal_update(j, i, update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat, xbar);
@@ -113,16 +116,16 @@ __device__ __forceinline__ void primal_vector_body(
 
 // One iteration's dual half in one pass: axbar = A xbar by rows (2^lg lanes a row), then
 // dual_update in the row's first lane; axbar is written too.
-template <typename T>
+template <typename T, typename I>
 __device__ __forceinline__ void dual_vector_body(
         int i, int update, const double* __restrict__ scal, const long long* __restrict__ indptr,
-        const int* __restrict__ indices, const T* __restrict__ data,
+        const I* __restrict__ indices, const T* __restrict__ data,
         const double* __restrict__ xbar, double* __restrict__ axbar, double* __restrict__ y,
         const double* __restrict__ lo, const double* __restrict__ hi,
         const double* __restrict__ y0, double* __restrict__ yhat, long long m, int lg) {
     long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long r = t >> lg;
-    double s = row_dot<T>(indptr, indices, data, xbar, r, (int)(t & ((1 << lg) - 1)), lg, m);
+    double s = row_dot<T, I>(indptr, indices, data, xbar, r, (int)(t & ((1 << lg) - 1)), lg, m);
     if (r >= m || (t & ((1 << lg) - 1)) != 0) return;
     axbar[r] = s;
     dual_update(r, i, update, scal, s, y, lo, hi, y0, yhat);
@@ -134,9 +137,9 @@ __device__ __forceinline__ void dual_vector_body(
 // 25,000-entry row of A' (a CVaR asset column) would otherwise hold one warp for all of it.
 // Pass 1, like `part[k] = data[s:e] @ x[indices[s:e]]`: one warp per chunk, lanes stride it,
 // shuffle reduction.
-template <typename T>
+template <typename T, typename I>
 __device__ __forceinline__ void spmv_chunks_body(const long long* __restrict__ cstart,
-                                                 const int* __restrict__ indices,
+                                                 const I* __restrict__ indices,
                                                  const T* __restrict__ data,
                                                  const double* __restrict__ x,
                                                  double* __restrict__ part, long long nchunks) {
@@ -160,7 +163,15 @@ __global__ void gpulp_spmv_vector(const long long* __restrict__ indptr,
                                   const double* __restrict__ data,
                                   const double* __restrict__ x, double* __restrict__ out,
                                   long long m, int lg) {
-    spmv_vector_body<double>(indptr, indices, data, x, out, m, lg);
+    spmv_vector_body<double, int>(indptr, indices, data, x, out, m, lg);
+}
+
+__global__ void gpulp_spmv_vector_u16(const long long* __restrict__ indptr,
+                                      const unsigned short* __restrict__ indices,
+                                      const double* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ out,
+                                      long long m, int lg) {
+    spmv_vector_body<double, unsigned short>(indptr, indices, data, x, out, m, lg);
 }
 
 __global__ void gpulp_spmv_vector_f32(const long long* __restrict__ indptr,
@@ -168,7 +179,15 @@ __global__ void gpulp_spmv_vector_f32(const long long* __restrict__ indptr,
                                       const float* __restrict__ data,
                                       const double* __restrict__ x, double* __restrict__ out,
                                       long long m, int lg) {
-    spmv_vector_body<float>(indptr, indices, data, x, out, m, lg);
+    spmv_vector_body<float, int>(indptr, indices, data, x, out, m, lg);
+}
+
+__global__ void gpulp_spmv_vector_f32_u16(const long long* __restrict__ indptr,
+                                          const unsigned short* __restrict__ indices,
+                                          const float* __restrict__ data,
+                                          const double* __restrict__ x, double* __restrict__ out,
+                                          long long m, int lg) {
+    spmv_vector_body<float, unsigned short>(indptr, indices, data, x, out, m, lg);
 }
 
 // Fused primal half (primal_vector_body), AT the transpose's CSR (rows = columns of A).
@@ -183,8 +202,24 @@ __global__ void gpulp_primal_vector(int i, int update, int quadratic,
                                     const double* __restrict__ lo, const double* __restrict__ hi,
                                     const double* __restrict__ x0, double* __restrict__ xhat,
                                     double* __restrict__ xbar, long long n, int lg) {
-    primal_vector_body<double>(i, update, quadratic, scal, indptr, indices, data, y, aty, x, qx,
-                               qd, c, lo, hi, x0, xhat, xbar, n, lg);
+    primal_vector_body<double, int>(i, update, quadratic, scal, indptr, indices, data, y, aty, x,
+                                    qx, qd, c, lo, hi, x0, xhat, xbar, n, lg);
+}
+
+__global__ void gpulp_primal_vector_u16(int i, int update, int quadratic,
+                                        const double* __restrict__ scal,
+                                        const long long* __restrict__ indptr,
+                                        const unsigned short* __restrict__ indices,
+                                        const double* __restrict__ data,
+                                        const double* __restrict__ y, double* __restrict__ aty,
+                                        double* __restrict__ x, const double* __restrict__ qx,
+                                        const double* __restrict__ qd, const double* __restrict__ c,
+                                        const double* __restrict__ lo,
+                                        const double* __restrict__ hi,
+                                        const double* __restrict__ x0, double* __restrict__ xhat,
+                                        double* __restrict__ xbar, long long n, int lg) {
+    primal_vector_body<double, unsigned short>(i, update, quadratic, scal, indptr, indices, data, y,
+                                               aty, x, qx, qd, c, lo, hi, x0, xhat, xbar, n, lg);
 }
 
 __global__ void gpulp_primal_vector_f32(int i, int update, int quadratic,
@@ -200,8 +235,26 @@ __global__ void gpulp_primal_vector_f32(int i, int update, int quadratic,
                                         const double* __restrict__ hi,
                                         const double* __restrict__ x0, double* __restrict__ xhat,
                                         double* __restrict__ xbar, long long n, int lg) {
-    primal_vector_body<float>(i, update, quadratic, scal, indptr, indices, data, y, aty, x, qx,
-                              qd, c, lo, hi, x0, xhat, xbar, n, lg);
+    primal_vector_body<float, int>(i, update, quadratic, scal, indptr, indices, data, y, aty, x, qx,
+                                   qd, c, lo, hi, x0, xhat, xbar, n, lg);
+}
+
+__global__ void gpulp_primal_vector_f32_u16(int i, int update, int quadratic,
+                                            const double* __restrict__ scal,
+                                            const long long* __restrict__ indptr,
+                                            const unsigned short* __restrict__ indices,
+                                            const float* __restrict__ data,
+                                            const double* __restrict__ y, double* __restrict__ aty,
+                                            double* __restrict__ x, const double* __restrict__ qx,
+                                            const double* __restrict__ qd,
+                                            const double* __restrict__ c,
+                                            const double* __restrict__ lo,
+                                            const double* __restrict__ hi,
+                                            const double* __restrict__ x0,
+                                            double* __restrict__ xhat,
+                                            double* __restrict__ xbar, long long n, int lg) {
+    primal_vector_body<float, unsigned short>(i, update, quadratic, scal, indptr, indices, data, y,
+                                              aty, x, qx, qd, c, lo, hi, x0, xhat, xbar, n, lg);
 }
 
 // Fused dual half (dual_vector_body).
@@ -213,8 +266,20 @@ __global__ void gpulp_dual_vector(int i, int update, const double* __restrict__ 
                                   double* __restrict__ y, const double* __restrict__ lo,
                                   const double* __restrict__ hi, const double* __restrict__ y0,
                                   double* __restrict__ yhat, long long m, int lg) {
-    dual_vector_body<double>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi, y0,
-                             yhat, m, lg);
+    dual_vector_body<double, int>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi,
+                                  y0, yhat, m, lg);
+}
+
+__global__ void gpulp_dual_vector_u16(int i, int update, const double* __restrict__ scal,
+                                      const long long* __restrict__ indptr,
+                                      const unsigned short* __restrict__ indices,
+                                      const double* __restrict__ data,
+                                      const double* __restrict__ xbar, double* __restrict__ axbar,
+                                      double* __restrict__ y, const double* __restrict__ lo,
+                                      const double* __restrict__ hi, const double* __restrict__ y0,
+                                      double* __restrict__ yhat, long long m, int lg) {
+    dual_vector_body<double, unsigned short>(i, update, scal, indptr, indices, data, xbar, axbar, y,
+                                             lo, hi, y0, yhat, m, lg);
 }
 
 __global__ void gpulp_dual_vector_f32(int i, int update, const double* __restrict__ scal,
@@ -227,8 +292,22 @@ __global__ void gpulp_dual_vector_f32(int i, int update, const double* __restric
                                       const double* __restrict__ hi,
                                       const double* __restrict__ y0, double* __restrict__ yhat,
                                       long long m, int lg) {
-    dual_vector_body<float>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi, y0,
-                            yhat, m, lg);
+    dual_vector_body<float, int>(i, update, scal, indptr, indices, data, xbar, axbar, y, lo, hi, y0,
+                                 yhat, m, lg);
+}
+
+__global__ void gpulp_dual_vector_f32_u16(int i, int update, const double* __restrict__ scal,
+                                          const long long* __restrict__ indptr,
+                                          const unsigned short* __restrict__ indices,
+                                          const float* __restrict__ data,
+                                          const double* __restrict__ xbar,
+                                          double* __restrict__ axbar, double* __restrict__ y,
+                                          const double* __restrict__ lo,
+                                          const double* __restrict__ hi,
+                                          const double* __restrict__ y0, double* __restrict__ yhat,
+                                          long long m, int lg) {
+    dual_vector_body<float, unsigned short>(i, update, scal, indptr, indices, data, xbar, axbar, y,
+                                            lo, hi, y0, yhat, m, lg);
 }
 
 // Row-split SpMV, pass 1 (see spmv_chunks_body).
@@ -237,7 +316,15 @@ __global__ void gpulp_spmv_chunks(const long long* __restrict__ cstart,
                                   const double* __restrict__ data,
                                   const double* __restrict__ x, double* __restrict__ part,
                                   long long nchunks) {
-    spmv_chunks_body<double>(cstart, indices, data, x, part, nchunks);
+    spmv_chunks_body<double, int>(cstart, indices, data, x, part, nchunks);
+}
+
+__global__ void gpulp_spmv_chunks_u16(const long long* __restrict__ cstart,
+                                      const unsigned short* __restrict__ indices,
+                                      const double* __restrict__ data,
+                                      const double* __restrict__ x, double* __restrict__ part,
+                                      long long nchunks) {
+    spmv_chunks_body<double, unsigned short>(cstart, indices, data, x, part, nchunks);
 }
 
 __global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
@@ -245,7 +332,15 @@ __global__ void gpulp_spmv_chunks_f32(const long long* __restrict__ cstart,
                                       const float* __restrict__ data,
                                       const double* __restrict__ x, double* __restrict__ part,
                                       long long nchunks) {
-    spmv_chunks_body<float>(cstart, indices, data, x, part, nchunks);
+    spmv_chunks_body<float, int>(cstart, indices, data, x, part, nchunks);
+}
+
+__global__ void gpulp_spmv_chunks_f32_u16(const long long* __restrict__ cstart,
+                                          const unsigned short* __restrict__ indices,
+                                          const float* __restrict__ data,
+                                          const double* __restrict__ x, double* __restrict__ part,
+                                          long long nchunks) {
+    spmv_chunks_body<float, unsigned short>(cstart, indices, data, x, part, nchunks);
 }
 
 // Pass 2, like `out[r] = sum(part[rchunk[r]:rchunk[r+1]])`, summed in order.

@@ -17,7 +17,8 @@ What it emulates, and what it checks on the way (each a defect on a real GPU):
 * Launch arguments against the kernel's parameter list (parsed from the source): their number;
   `int` must be passed as numpy.int32, `long long` as numpy.int64, `double` as numpy.float64; a
   pointer must be a C-contiguous device array of the matching dtype (double* float64,
-  long long* int64, int* int32). A wrong grid is not checked, it simply gives wrong results.
+  long long* int64, int* int32, unsigned short* uint16). A wrong grid is not checked, it simply
+  gives wrong results.
 * Memory. Every device allocation has guard bytes on both sides; a kernel that writes past an
   array's ends is an error. Implicit device-to-host conversion (`numpy.asarray(device_array)`)
   raises TypeError, as in CuPy, and so does mixing host arrays into device operations.
@@ -230,7 +231,7 @@ _SCALARS = {"int": np.int32, "unsigned": np.uint32, "unsigned int": np.uint32,
 _CTYPES = {np.int32: ctypes.c_int32, np.uint32: ctypes.c_uint32, np.int64: ctypes.c_int64,
            np.float64: ctypes.c_double, np.float32: ctypes.c_float}
 _POINTEES = {"double": np.float64, "float": np.float32, "long long": np.int64, "int": np.int32,
-             "unsigned": np.uint32, "unsigned int": np.uint32}
+             "unsigned": np.uint32, "unsigned int": np.uint32, "unsigned short": np.uint16}
 
 
 def _body(src, start):
@@ -667,7 +668,7 @@ def make_cupy():
     # CuPy's argsort is always stable (thrust) and takes no `kind`
     mod.argsort = device_op(lambda a, axis=-1: np.argsort(a, axis=axis, kind="stable"), "argsort")
     mod.linalg = types.SimpleNamespace(norm=device_op(np.linalg.norm, "linalg.norm"))
-    for name in ("float64", "float32", "int64", "int32", "uint32", "bool_", "inf", "nan",
+    for name in ("float64", "float32", "int64", "int32", "uint32", "uint16", "bool_", "inf", "nan",
                  "newaxis", "dtype"):
         setattr(mod, name, getattr(np, name))
 

@@ -122,16 +122,20 @@ def test_spmv_kernels_match_scipy(gpu, name, chunk):
 
 def _layouts(gpu, cp, M, A, chunk):
     """Every SpMV layout of M in turn: the vector kernel at 1, 2, 8 and 32 lanes a row, and the
-    row-split one (whatever the backend chose), M set to each; M is restored at the end."""
+    row-split one (whatever the backend chose), each with int32 and with 16-bit column indices,
+    M set to each; M is restored at the end."""
     from gpulp.backend import spmv_chunks
     chosen = (M.row_kernel, getattr(M, "lanes", None))
     cstart, rchunk = spmv_chunks(A.indptr, chunk)
     M.cstart, M.rchunk, M.part = cp.asarray(cstart), cp.asarray(rchunk), \
         cp.zeros(max(1, cstart.size - 1))
+    idx16 = M.idx16
     for layout in (("vector", 0), ("vector", 1), ("vector", 3), ("vector", 5), ("chunks", None)):
         M.row_kernel, M.lanes = layout
-        yield f"{layout[0]} {layout[1]}"
-    M.row_kernel, M.lanes = chosen
+        for ix in ("int32", "uint16"):      # each matrix here has under 2^16 columns
+            M.idx16 = M.indices.astype(cp.uint16) if ix == "uint16" else None
+            yield f"{layout[0]} {layout[1]} {ix}"
+    M.row_kernel, M.lanes, M.idx16 = chosen + (idx16,)
 
 
 def _check_spmv(gpu, cp, A, chunk):
@@ -159,6 +163,30 @@ def _check_spmv(gpu, cp, A, chunk):
         np.testing.assert_allclose(gpu.to_host(out), A32 @ x, rtol=1e-13, atol=1e-13,
                                    err_msg=layout + " float32")
     M.data = values
+
+
+def test_sixteen_bit_indices_up_to_their_range(gpu):
+    """A matrix of at most 2^16 columns gets a uint16 copy of its indices, which the SpMVs read
+    (the same products); one more column, or index16=False, keeps int32 only."""
+    from gpulp.backend import INDEX16_MAX
+    cp = gpu.cp
+    rng = np.random.default_rng(6)
+    for n, want in ((INDEX16_MAX, True), (INDEX16_MAX + 1, False)):
+        A = sp.csr_matrix((rng.standard_normal(6), ([0, 0, 1, 2, 2, 2], [0, n - 1, 7, 3, n - 2,
+                                                                            n - 1])), shape=(3, n))
+        x = rng.standard_normal(n)
+        for be in (gpu, CupyBackend(index16=False)):
+            with be.activate():
+                M = be.matrix(A)
+                assert (M.idx16 is not None) == (want and be.index16), (n, be.index16)
+                if M.idx16 is not None:
+                    assert M.idx16.dtype == cp.uint16
+                    np.testing.assert_array_equal(be.to_host(M.idx16.astype(cp.float64)),
+                                                  A.indices)
+                out = be.asarray(np.full(3, np.nan))
+                be.spmv(M, be.asarray(x), out)
+                np.testing.assert_allclose(be.to_host(out), A @ x, rtol=1e-14)
+    assert CupyBackend(index16=False).memory_needed(10, 10, 100) < gpu.memory_needed(10, 10, 100)
 
 
 def test_vector_lanes_follow_the_row_lengths():
