@@ -1656,7 +1656,8 @@ class CupyBackend:
 
     def primal_half(self, i, update, scal, AT, y, aty, x, qx, qd, c, lo, hi, x0, xhat, xbar):
         """`spmv(AT, y, aty)` then `primal_step` (`primal_step_q` when qx is given), fused
-        (`_half`)."""
+        (`_half`), except that aty and xhat are left as they were when `update` (only the
+        window's last iteration, update = 0, makes them for the host)."""
         q = qx is not None
         if not q:
             qx = qd = x                                 # unread by the kernels for an LP
@@ -1664,7 +1665,8 @@ class CupyBackend:
                    (x, qx, qd, c, lo, hi, x0, xhat, xbar, np.int64(x.size)))
 
     def dual_half(self, i, update, scal, A, xbar, axbar, y, lo, hi, y0, yhat):
-        """`spmv(A, xbar, axbar)` then `dual_step`, fused (`_half`)."""
+        """`spmv(A, xbar, axbar)` then `dual_step`, fused (`_half`); axbar and yhat left as they
+        were when `update` (as in primal_half)."""
         self._half("dual", A, xbar, axbar, (np.int32(i), np.int32(update), scal),
                    (y, lo, hi, y0, yhat, np.int64(y.size)))
 

@@ -37,7 +37,9 @@ __device__ __forceinline__ double row_dot(const long long* __restrict__ indptr,
 // hi); xbar = 2*xhat - x`, then when `update`, `x = w*(g*xbar + (1-g)*x) + (1-w)*x0` with k =
 // scal[2] + i, w = (k+1)/(k+2), g = scal[3]; t = tau, or tau / (1 + tau*qd[j]) for a QP
 // (quadratic != 0: qx = Q x, qd a diagonal majorant of Q), whose qx and qd are unread for an LP.
-__device__ __forceinline__ void primal_update(long long j, int i, int update, int quadratic,
+// xhat is written only when `store` (the fused halves skip it where nothing reads it).
+__device__ __forceinline__ void primal_update(long long j, int i, int update, int store,
+                                              int quadratic,
                                               const double* __restrict__ scal, double aty_j,
                                               double* __restrict__ x,
                                               const double* __restrict__ qx,
@@ -57,7 +59,7 @@ __device__ __forceinline__ void primal_update(long long j, int i, int update, in
         tj = tau / (1.0 + tau * qd[j]);
     }
     double v = fmin(fmax(xj - tj * grad, lo[j]), hi[j]);
-    xhat[j] = v;
+    if (store) xhat[j] = v;
     double xb = 2.0 * v - xj;
     xbar[j] = xb;
     if (update) x[j] = w * (g * xb + (1.0 - g) * xj) + (1.0 - w) * x0[j];
@@ -65,8 +67,8 @@ __device__ __forceinline__ void primal_update(long long j, int i, int update, in
 
 // The dual step of row r given axbar_r = (A xbar)_r, like `v = y - sigma*axbar; yhat =
 // minimum(0, v + sigma*hi) + maximum(0, v + sigma*lo)`, then when `update`,
-// `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`.
-__device__ __forceinline__ void dual_update(long long r, int i, int update,
+// `y = w*(g*(2*yhat - y) + (1-g)*y) + (1-w)*y0`; yhat is written only when `store`.
+__device__ __forceinline__ void dual_update(long long r, int i, int update, int store,
                                             const double* __restrict__ scal, double axbar_r,
                                             double* __restrict__ y,
                                             const double* __restrict__ lo,
@@ -78,7 +80,7 @@ __device__ __forceinline__ void dual_update(long long r, int i, int update,
     double yr = y[r];
     double v = yr - sigma * axbar_r;
     v = fmin(0.0, v + sigma * hi[r]) + fmax(0.0, v + sigma * lo[r]);
-    yhat[r] = v;
+    if (store) yhat[r] = v;
     if (update) y[r] = w * (g * (2.0 * v - yr) + (1.0 - g) * yr) + (1.0 - w) * y0[r];
 }
 
@@ -96,7 +98,9 @@ __device__ __forceinline__ void spmv_vector_body(const long long* __restrict__ i
 }
 
 // One iteration's primal half in one pass: aty = A' y by rows of AT (2^lg lanes a column), then
-// primal_update in the column's first lane; aty is written too (the check and the boost read it).
+// primal_update in the column's first lane. aty and xhat, which only the check and the boost read,
+// are written in the window's last iteration (update = 0) alone: within the window each
+// iteration makes its own, so the other writes would be traffic that nothing reads.
 template <typename T, typename I>
 __device__ __forceinline__ void primal_vector_body(
         int i, int update, int quadratic, const double* __restrict__ scal,
@@ -110,12 +114,14 @@ __device__ __forceinline__ void primal_vector_body(
     long long j = t >> lg;
     double s = row_dot<T, I>(indptr, indices, data, y, j, (int)(t & ((1 << lg) - 1)), lg, n);
     if (j >= n || (t & ((1 << lg) - 1)) != 0) return;
-    aty[j] = s;
-    primal_update(j, i, update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat, xbar);
+    if (!update) aty[j] = s;
+    primal_update(j, i, update, !update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat,
+                  xbar);
 }
 
 // One iteration's dual half in one pass: axbar = A xbar by rows (2^lg lanes a row), then
-// dual_update in the row's first lane; axbar is written too.
+// dual_update in the row's first lane; axbar and yhat are written when update = 0 alone (as in
+// the primal half).
 template <typename T, typename I>
 __device__ __forceinline__ void dual_vector_body(
         int i, int update, const double* __restrict__ scal, const long long* __restrict__ indptr,
@@ -127,8 +133,8 @@ __device__ __forceinline__ void dual_vector_body(
     long long r = t >> lg;
     double s = row_dot<T, I>(indptr, indices, data, xbar, r, (int)(t & ((1 << lg) - 1)), lg, m);
     if (r >= m || (t & ((1 << lg) - 1)) != 0) return;
-    axbar[r] = s;
-    dual_update(r, i, update, scal, s, y, lo, hi, y0, yhat);
+    if (!update) axbar[r] = s;
+    dual_update(r, i, update, !update, scal, s, y, lo, hi, y0, yhat);
 }
 
 // Row-split SpMV, in two passes (deterministic: no atomics). The nonzeros are cut into chunks of
@@ -355,7 +361,7 @@ __global__ void gpulp_spmv_rows(const long long* __restrict__ rchunk,
 }
 
 // Row-split pass 2 fused with the primal step: aty[j] = sum(part[rchunk[j]:rchunk[j+1]]) in
-// order (as gpulp_spmv_rows), then primal_update.
+// order (as gpulp_spmv_rows), then primal_update; aty and xhat written when update = 0 alone.
 __global__ void gpulp_primal_rows(int i, int update, int quadratic,
                                   const double* __restrict__ scal,
                                   const long long* __restrict__ rchunk,
@@ -369,11 +375,13 @@ __global__ void gpulp_primal_rows(int i, int update, int quadratic,
     if (j >= n) return;
     double s = 0.0;
     for (long long k = rchunk[j]; k < rchunk[j + 1]; ++k) s += part[k];
-    aty[j] = s;
-    primal_update(j, i, update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat, xbar);
+    if (!update) aty[j] = s;
+    primal_update(j, i, update, !update, quadratic, scal, s, x, qx, qd, c, lo, hi, x0, xhat,
+                  xbar);
 }
 
-// Row-split pass 2 fused with the dual step: axbar[r] = the row's sum of parts, then dual_update.
+// Row-split pass 2 fused with the dual step: axbar[r] = the row's sum of parts, then dual_update;
+// axbar and yhat written when update = 0 alone.
 __global__ void gpulp_dual_rows(int i, int update, const double* __restrict__ scal,
                                 const long long* __restrict__ rchunk,
                                 const double* __restrict__ part, double* __restrict__ axbar,
@@ -384,8 +392,8 @@ __global__ void gpulp_dual_rows(int i, int update, const double* __restrict__ sc
     if (r >= m) return;
     double s = 0.0;
     for (long long k = rchunk[r]; k < rchunk[r + 1]; ++k) s += part[k];
-    axbar[r] = s;
-    dual_update(r, i, update, scal, s, y, lo, hi, y0, yhat);
+    if (!update) axbar[r] = s;
+    dual_update(r, i, update, !update, scal, s, y, lo, hi, y0, yhat);
 }
 
 // Like `xhat = clip(x - tau*(c - aty), lo, hi); xbar = 2*xhat - x`, then when `update`,
@@ -398,7 +406,7 @@ __global__ void gpulp_primal_step(int i, int update, const double* __restrict__ 
                                   long long n) {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
-    primal_update(j, i, update, 0, scal, aty[j], x, x, x, c, lo, hi, x0, xhat, xbar);
+    primal_update(j, i, update, 1, 0, scal, aty[j], x, x, x, c, lo, hi, x0, xhat, xbar);
 }
 
 // gpulp_primal_step with the linearised quadratic: the gradient is c + qx - aty (qx = Q x), and
@@ -412,7 +420,7 @@ __global__ void gpulp_primal_step_q(int i, int update, const double* __restrict_
                                     double* __restrict__ xbar, long long n) {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
-    primal_update(j, i, update, 1, scal, aty[j], x, qx, qd, c, lo, hi, x0, xhat, xbar);
+    primal_update(j, i, update, 1, 1, scal, aty[j], x, qx, qd, c, lo, hi, x0, xhat, xbar);
 }
 
 // Like `t += F.T @ x` for row-major F (n, k), k <= 128; t must be zeroed first. Each block
@@ -451,7 +459,7 @@ __global__ void gpulp_dual_step(int i, int update, const double* __restrict__ sc
                                 long long m) {
     long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= m) return;
-    dual_update(r, i, update, scal, axbar[r], y, lo, hi, y0, yhat);
+    dual_update(r, i, update, 1, scal, axbar[r], y, lo, hi, y0, yhat);
 }
 
 // The termination check's ten reductions, like `kkt_terms_xp(cupy, ...)` in gpulp/backend.py, in

@@ -291,7 +291,8 @@ def test_step_kernels_match_the_cpu_backend(gpu, update):
 def test_fused_halves_match_spmv_then_step(gpu, name, update):
     """primal_half (A'y, then the primal step, LP and QP) and dual_half (A xbar, then the dual
     step), fused in one kernel for each vector layout and in the row-split pass 2 otherwise,
-    give what the CPU backend's separate SpMV and step give, in float64 and float32 values."""
+    give what the CPU backend's separate SpMV and step give, in float64 and float32 values; in an
+    iteration with update they leave the products and the hat points unwritten."""
     A = _spmv_cases()[name]
     m, n = A.shape
     cp, cpu = gpu.cp, CpuBackend()
@@ -325,7 +326,10 @@ def test_fused_halves_match_spmv_then_step(gpu, name, update):
                 gpu.primal_half(2, update, g["scal"], Mt, g["y"], got[3], got[0],
                                 g["qx"] if quadratic else None, g["qd"] if quadratic else None,
                                 g["c"], g["lo"], g["hi"], g["x0"], got[1], got[2])
-                for a, b in zip(want + [aty], got):
+                for k, (a, b) in enumerate(zip(want + [aty], got)):
+                    if update and k in (1, 3):      # xhat, aty: made by the last iteration alone
+                        assert np.isnan(gpu.to_host(b)).all(), (layout, k)
+                        continue
                     np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-12, atol=1e-12,
                                                err_msg=f"{layout} q={quadratic} f32={f32}")
         axbar = Ad @ xbar
@@ -335,7 +339,10 @@ def test_fused_halves_match_spmv_then_step(gpu, name, update):
             got = [gpu.asarray(y)] + [gpu.asarray(np.full(m, np.nan)) for _ in range(2)]
             gpu.dual_half(1, update, g["scal"], M, g["xbar"], got[2], got[0], g["rl"], g["ru"],
                           g["y0"], got[1])
-            for a, b in zip(want + [axbar], got):
+            for k, (a, b) in enumerate(zip(want + [axbar], got)):
+                if update and k in (1, 2):          # yhat, axbar: as in the primal half
+                    assert np.isnan(gpu.to_host(b)).all(), (layout, k)
+                    continue
                 np.testing.assert_allclose(gpu.to_host(b), a, rtol=1e-12, atol=1e-12,
                                            err_msg=f"{layout} f32={f32}")
 
