@@ -140,6 +140,7 @@ class _Boost:
         self.reverts = 0
         self.raises = 0
         self.anchor = None          # (x0, y0, pid, r_anchor, worst KKT measure, iteration)
+        self.prev_eta = None        # the step before the last raise (it converged)
         self.epoch_min = math.inf   # least fixed-point residual seen in this epoch
 
 
@@ -567,25 +568,29 @@ class Engine:
             logger.info(f"step boost at iteration {self.iterations}: step {self.eta:.4g} -> "
                         f"{target:.4g} (||A|| on {int(active)} active rows and columns "
                         f"{sv:.4g}, {k} power steps)")
+            b.prev_eta = self.eta
             self.eta = target
             b.raises += 1
             return True
         return False
 
     def _boost_revert(self, r, w):
-        """The raised step diverged: back to the anchor with the base step, under a ceiling."""
+        """The raised step diverged: back to the anchor with the step before the last raise
+        (the base step after the first), which the iterates reached the anchor with, and a
+        ceiling on later raises."""
         b, s = self.boost, self.st
         x0, y0, pid, r_a, worst, at = b.anchor
+        back = max(self.base_eta, min(b.prev_eta, BOOST_CEILING * self.eta))
         logger.info(f"step boost at iteration {self.iterations}: the raised step diverged "
                     f"(fixed-point residual {r:.3g}, least in the epoch {b.epoch_min:.3g}; worst "
                     f"KKT measure {w:.3g}, {worst:.3g} at the anchor); back to iteration {at} "
-                    f"with step {self.base_eta:.4g}")
+                    f"with step {back:.4g}")
         b.ceiling = BOOST_CEILING * self.eta
         for dst in (s.x, s.x0):
             dst[...] = x0
         for dst in (s.y, s.y0):
             dst[...] = y0
-        self.eta = self.base_eta
+        self.eta = back
         self.pid = pid
         b.sv, b.no_raise = 0.0, False
         b.reverts += 1

@@ -73,8 +73,9 @@ def test_at_1e_3_the_boost_changes_nothing_and_at_1e_4_it_helps(allocation):
 
 def test_a_raised_step_that_diverges_returns_to_the_restart(allocation, plain_1e8, monkeypatch):
     """A norm estimate 20 times too small gives a step far past the stable one: the fixed-point
-    residual grows, the solve returns to the last restart with the base step (twice, then the
-    boost is off) and still ends verified at the same optimum."""
+    residual grows, the solve returns to the last restart with the base step, the one before
+    that first raise (twice, then the boost is off), and still ends verified at the same
+    optimum."""
     real = pdhg.restricted_norm
 
     def too_small(be, dev, col, row, *args):
@@ -86,6 +87,38 @@ def test_a_raised_step_that_diverges_returns_to_the_restart(allocation, plain_1e
     assert res.success
     assert res.step_reverts >= 1
     assert res.objective == pytest.approx(plain_1e8.objective, rel=1e-7)
+
+
+def test_a_second_raise_that_diverges_returns_to_the_first_raised_step(monkeypatch, caplog):
+    """A right first norm estimate and a later one 20 times too small: the first raise holds, the
+    second diverges, and the solve returns to its anchor with the first raised step (the one the
+    iterates reached the anchor with), not with the base step; the answer is still verified.
+    (This allocation LP raises twice at 1e-8 with right estimates; the module's smaller one
+    once.)"""
+    import logging
+    import re
+    real = pdhg.restricted_norm
+    calls = []
+
+    def late_too_small(be, dev, col, row, *args):
+        status, sv, k = real(be, dev, col, row, *args)
+        if col is not None:
+            calls.append(sv)
+            if len(calls) > 1:
+                sv = sv / 20.0
+        return status, sv, k
+
+    monkeypatch.setattr(pdhg, "restricted_norm", late_too_small)
+    with caplog.at_level(logging.INFO, logger="gpulp"):
+        res = gpulp.solve(by_nnz("allocation", 5e4, seed=3), tol=1e-8, **OPTS)
+    raised = [float(m) for m in re.findall(r"step [\d.e+-]+ -> ([\d.e+-]+) \(", caplog.text)]
+    back = [float(m) for m in re.findall(r"back to iteration \d+ with step ([\d.e+-]+)",
+                                         caplog.text)]
+    assert len(raised) >= 2 and back, caplog.text
+    base = float(re.search(r"step ([\d.e+-]+), window K", caplog.text).group(1))
+    assert raised[0] > 1.05 * base
+    assert back[0] == pytest.approx(min(raised[0], 0.7 * raised[1]), rel=1e-3)
+    assert res.success and res.verified and res.step_reverts >= 1
 
 
 def test_qps_and_the_adaptive_step_have_no_boost(allocation):
