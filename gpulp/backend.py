@@ -258,12 +258,8 @@ def _csr_powsums(indptr, indices, data, a, rs, cs):
         rs[r] = s
 
 
-def _col_stats(ptr, ci, v, rl_fin, ru_fin, out):
-    # out[j] = (count, down, up): one cache line per column instead of three
-    _col_stats_rows(ptr, ci, v, rl_fin, ru_fin, 0, ptr.size - 1, out)
-
-
 def _col_stats_rows(ptr, ci, v, rl_fin, ru_fin, r0, r1, out):
+    # rows r0..r1-1 into out[j] = (count, down, up): one cache line per column instead of three
     for r in range(r0, r1):
         a, b = rl_fin[r], ru_fin[r]
         if a == 0 and b == 0:           # a free row blocks nothing: its entries are only counted
@@ -292,10 +288,6 @@ def _col_stats_chunked(ptr, ci, v, rl_fin, ru_fin, rows, part, out):
                 out[j, 0] += part[t, j, 0]
                 out[j, 1] += part[t, j, 1]
                 out[j, 2] += part[t, j, 2]
-
-
-def _check_products(indptr, indices, data, x, y, ax, aty):
-    _check_products_rows(indptr, indices, data, x, y, 0, indptr.size - 1, ax, aty)
 
 
 def _check_products_rows(indptr, indices, data, x, y, r0, r1, ax, aty):
@@ -802,8 +794,7 @@ def _lu_solve_t(pr, pc, piv, lstart, l_i, l_v, ustart, u_j, u_v, c, y):
         y[pr[k]] -= acc
 
 _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
-           "col_stats": _col_stats, "col_stats_rows": _col_stats_rows,
-           "col_stats_chunked": _col_stats_chunked, "check_products": _check_products,
+           "col_stats_rows": _col_stats_rows, "col_stats_chunked": _col_stats_chunked,
            "check_products_rows": _check_products_rows,
            "check_products_chunked": _check_products_chunked,
            "dot": _dot, "spmv": _spmv, "primal_step": _primal_step, "primal_step_q": _primal_step_q,
@@ -816,8 +807,7 @@ _BODIES = {"csr_scale": _csr_scale, "csr_powsums": _csr_powsums,
 # what a kernel calls (serial kernels, bound into its globals when it is compiled)
 _CALLEES = {"window": ("_spmv", "_primal_step", "_primal_step_q", "_dual_step"),
             "simplex_ratio": ("_blocking",), "lu_factor": ("_grow", "_link", "_unlink"),
-            "col_stats": ("_col_stats_rows",), "col_stats_chunked": ("_col_stats_rows",),
-            "check_products": ("_check_products_rows",),
+            "col_stats_chunked": ("_col_stats_rows",),
             "check_products_chunked": ("_check_products_rows",)}
 _JITTED = {}
 
@@ -896,7 +886,7 @@ def col_stats(ptr, ci, v, row_lower, row_upper, n):
     fin = (np.isfinite(row_lower).astype(np.int64), np.isfinite(row_upper).astype(np.int64))
     rows = row_blocks(ptr, n) if _host_threaded() else None
     if rows is None:
-        _jit("col_stats", False)(ptr, ci, v, *fin, out)
+        _jit("col_stats_rows", False)(ptr, ci, v, *fin, 0, ptr.size - 1, out)
     else:
         part = np.zeros((rows.size - 1, n, 3), dtype=np.int64)
         _jit("col_stats_chunked", True)(ptr, ci, v, *fin, rows, part, out)
@@ -916,7 +906,7 @@ def check_products(indptr, indices, data, x, y, n):
             np.asarray(y, dtype=np.float64))
     rows = row_blocks(indptr, n)
     if rows is None:
-        _jit("check_products", False)(*args, ax, aty)
+        _jit("check_products_rows", False)(*args, 0, indptr.size - 1, ax, aty)
     else:
         part = np.zeros((rows.size - 1, n))
         _jit("check_products_chunked", _host_threaded())(*args, rows, part, ax, aty)
